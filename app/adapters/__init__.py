@@ -1,0 +1,1 @@
+"""Gateway adapters: one module per gateway, pure protocol translation (see ``base``)."""

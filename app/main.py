@@ -1,0 +1,140 @@
+"""The ASGI application.
+
+``create_app(settings)`` builds an app from explicit settings (tests use it). ``app.main:app`` is
+the app built from the environment; it is made on first access, so importing this module reads
+no settings and opens nothing. Engines, HTTP clients and workers start in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app import __version__
+from app.config import Settings
+from app.container import Container, system_clock
+from app.db import Database
+from app.errors import install_error_handlers
+from app.logging import configure_logging
+from app.metrics import Metrics
+from app.middleware import RequestContextMiddleware
+from app.migrate import head_revision
+from app.security import Vault
+
+log = logging.getLogger("paybridge")
+
+DESCRIPTION = """
+**paybridge** collects administrative fees, charges and fines for Vietnam's public-service
+portals through the national payment platform (DVCQG), PayGov, VNPay, MoMo, ZaloPay, OnePay and
+VietQR bank transfers, and tells the portal every outcome exactly once.
+
+* **Client API** (`/v1`) — for provincial one-stop systems: `Authorization: Bearer <api key>`.
+  Creates take an `Idempotency-Key` header. Amounts are integer VND.
+* **Operator API** (`/admin/v1`) — `Authorization: Bearer <PAYBRIDGE_ADMIN_TOKEN>`.
+* **Gateway callbacks** (`/v1/callbacks/...`) — authenticated by each gateway's own signature.
+
+Every error is an RFC 9457 `application/problem+json` document with a stable `code`.
+"""
+
+TAGS = [
+    {
+        "name": "payments",
+        "description": "Bills for dossiers, their attempts at gateways, cancel and offline.",
+    },
+    {"name": "catalogue", "description": "Revenue-type codes, banks, agencies and usable gateways."},
+    {"name": "events", "description": "The event feed for portals that cannot receive webhooks."},
+    {"name": "callbacks", "description": "Where gateways and banks call us back, in their own formats."},
+    {"name": "checkout", "description": "The hosted checkout page citizens pay on."},
+    {"name": "admin", "description": "Operator API: agencies, clients, gateway accounts, catalogue imports."},
+    {"name": "sandbox", "description": "Built-in gateway simulators (only with PAYBRIDGE_SANDBOX=true)."},
+    {"name": "operations", "description": "Health, readiness and Prometheus metrics."},
+]
+
+HttpFactory = Callable[[Settings], httpx.AsyncClient]
+
+
+def _default_http(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.gateway_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        follow_redirects=False,
+        headers={"User-Agent": f"paybridge/{__version__}"},
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    http_factory: HttpFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+    start_workers: bool | None = None,
+) -> FastAPI:
+    """Build the app. ``http_factory`` and ``clock`` let tests swap the network and the time."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        http = (http_factory or _default_http)(settings)
+        container = Container(
+            settings=settings,
+            db=db,
+            http=http,
+            vault=Vault(settings.fernet_keys()),
+            metrics=metrics,
+            clock=clock or system_clock,
+            expected_revision=head_revision(),
+        )
+        app.state.container = container
+        tasks: list[asyncio.Task[Any]] = []
+        run_workers = settings.run_workers if start_workers is None else start_workers
+        if run_workers:
+            from app.workers import start_in_process_workers
+
+            tasks = start_in_process_workers(container)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await http.aclose()
+            await db.dispose()
+
+    app = FastAPI(
+        title="paybridge",
+        version=__version__,
+        summary="Payment integration for Vietnam's public-service portals",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    from app.routes import include_routes
+
+    include_routes(app, settings)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn app.main:app` asks for `app`: build it from the environment then, not at import.
+    if name == "app":
+        settings = Settings()
+        configure_logging(settings.log_level)
+        application = create_app(settings)
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,114 @@
+"""Pure-ASGI middleware: request id, access metrics and logs, body-size limit, security headers."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import problem_response
+from app.logging import request_id_var
+from app.metrics import Metrics
+
+log = logging.getLogger("paybridge.access")
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    """Sets ``X-Request-ID`` on every response (echoing a sane one the caller sent), refuses bodies
+    over the limit with 413, records Prometheus metrics by route template and logs one JSON line."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        sent_id = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent_id if _VALID_REQUEST_ID.match(sent_id) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        start = time.perf_counter()
+        status_holder = {"status": 500}
+        raw_id = request_id.encode()
+
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            response = problem_response(
+                413,
+                "payload_too_large",
+                "Request body too large",
+                f"The body must be at most {self.max_body_bytes} bytes.",
+                headers={"X-Request-ID": request_id},
+            )
+            await response(scope, receive, send)
+            self._finish(scope, 413, start)
+            request_id_var.reset(token)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status_holder["status"] = message["status"]
+                hdrs: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+                hdrs.append((b"x-request-id", raw_id))
+                hdrs.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": hdrs}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            if not response_started:
+                response = problem_response(
+                    413,
+                    "payload_too_large",
+                    "Request body too large",
+                    f"The body must be at most {self.max_body_bytes} bytes.",
+                )
+                await response(scope, receive, send_wrapper)
+        finally:
+            self._finish(scope, status_holder["status"], start)
+            request_id_var.reset(token)
+
+    def _finish(self, scope: Scope, status: int, start: float) -> None:
+        elapsed = time.perf_counter() - start
+        route: Any = scope.get("route")
+        template = getattr(route, "path_format", None) or "<unmatched>"
+        method = scope.get("method", "")
+        self.metrics.observe_request(method, template, status, elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s %s",
+                method,
+                template,
+                status,
+                extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": template},
+            )

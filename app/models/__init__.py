@@ -1,0 +1,29 @@
+"""All tables. Importing this package registers every model on ``Base.metadata``."""
+
+from app.models.base import Base
+from app.models.catalog import Agency, AgencyTarget, Bank, BeneficiaryAccount, RevenueType
+from app.models.clients import ApiKey, Client, ClientAgency
+from app.models.gateways import InboundCallback, ProviderAccount
+from app.models.outbox import WebhookAttemptLog, WebhookDelivery
+from app.models.payments import Attempt, Event, IdempotencyRecord, Payment, PaymentItem
+
+__all__ = [
+    "Agency",
+    "AgencyTarget",
+    "ApiKey",
+    "Attempt",
+    "Bank",
+    "Base",
+    "BeneficiaryAccount",
+    "Client",
+    "ClientAgency",
+    "Event",
+    "IdempotencyRecord",
+    "InboundCallback",
+    "Payment",
+    "PaymentItem",
+    "ProviderAccount",
+    "RevenueType",
+    "WebhookAttemptLog",
+    "WebhookDelivery",
+]

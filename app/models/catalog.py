@@ -1,0 +1,112 @@
+"""Catalogues: agencies (a tree), revenue-type codes (versioned), banks, beneficiary accounts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, utcnow
+
+
+class Agency(Base):
+    """A node of the agency tree, keyed by its national identifier code (mã định danh).
+
+    ``path`` is the materialised path of codes from the root (``/A/B/C/``), so a subtree is one
+    indexed prefix match.
+    """
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="RESTRICT"))
+    path: Mapped[str] = mapped_column(String(2000), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AgencyTarget(Base):
+    """The online-payment-rate target of an agency for a year (inherited down the tree)."""
+
+    __tablename__ = "agency_targets"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "year"),
+        CheckConstraint("online_payment_rate >= 0 AND online_payment_rate <= 1", name="rate_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    online_payment_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RevenueType(Base):
+    """One version of one validity period of a revenue-type code (mục–tiểu mục).
+
+    Rows are never deleted or changed in place: an update inserts a new version and marks the
+    old one superseded, so an old receipt that points at a row id still renders as it was.
+    """
+
+    __tablename__ = "revenue_types"
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        Index("ix_revenue_types_current_code", "code", "is_current"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    group_code: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(500))
+    # Lower-case, diacritics-free copy of code + name for search ("ho tich" finds "hộ tịch").
+    search_text: Mapped[str] = mapped_column(String(600))
+    kind: Mapped[str] = mapped_column(String(16))
+    chapter: Mapped[str | None] = mapped_column(String(16))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Bank(Base):
+    """A bank by its NAPAS BIN."""
+
+    __tablename__ = "banks"
+
+    bin: Mapped[str] = mapped_column(String(6), primary_key=True)
+    sbv_code: Mapped[str | None] = mapped_column(String(8))
+    short_name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+
+
+class BeneficiaryAccount(Base):
+    """Where money for (agency, revenue type) lands; ``revenue_type_code`` NULL = the agency default."""
+
+    __tablename__ = "beneficiary_accounts"
+    __table_args__ = (UniqueConstraint("agency_id", "revenue_type_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
+    revenue_type_code: Mapped[str | None] = mapped_column(String(16))
+    treasury_code: Mapped[str | None] = mapped_column(String(16))
+    account_number: Mapped[str] = mapped_column(String(34))
+    bank_bin: Mapped[str | None] = mapped_column(ForeignKey("banks.bin"))
+    account_name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,51 @@
+"""Operations: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app.deps import ContainerDep
+from app.services.health import readiness
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    """Liveness: answers 200 while the process runs (it does not touch the database)."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and migrated",
+    responses={503: {"description": "Database unreachable or migrations not at head"}},
+)
+async def readyz(container: ContainerDep) -> Response:
+    """Readiness: 200 when the database answers and its schema is at the migration head, else 503."""
+    ok, body = await readiness(container)
+    payload: dict[str, Any] = {"status": "ready" if ok else "not_ready", **body}
+    if ok:
+        return JSONResponse(payload)
+    return JSONResponse(
+        {
+            "type": "https://paybridge.gov.vn/problems/not_ready",
+            "title": "Not ready",
+            "status": 503,
+            "detail": body.get("reason", "not ready"),
+            "code": "not_ready",
+            **payload,
+        },
+        status_code=503,
+        media_type="application/problem+json",
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition: requests by route and status, latency histogram, callbacks, webhooks."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Business rules. Services own transactions; routes call one service function each."""

@@ -1,0 +1,85 @@
+"""Background jobs. They run in the API process by default (``PAYBRIDGE_RUN_WORKERS``) or alone
+with ``python -m app worker``; on PostgreSQL any number of them share rows via SKIP LOCKED."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.container import Container
+
+log = logging.getLogger("paybridge.workers")
+
+# A job does one bounded batch and returns how many rows it handled.
+Job = Callable[[Container], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    run: Job
+    # Seconds to sleep after a batch that handled nothing (a full batch runs again at once).
+    idle_seconds: float
+
+
+def job_specs() -> list[JobSpec]:
+    return []
+
+
+async def run_job_forever(container: Container, spec: JobSpec) -> None:
+    while True:
+        try:
+            handled = await spec.run(container)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job failed", extra={"job": spec.name})
+            handled = 0
+        if handled == 0:
+            await asyncio.sleep(spec.idle_seconds)
+        else:
+            await asyncio.sleep(0)
+
+
+async def run_all_once(container: Container) -> dict[str, int]:
+    """Run every job once (tests and `python -m app worker --once`)."""
+    return {spec.name: await spec.run(container) for spec in job_specs()}
+
+
+def start_in_process_workers(container: Container) -> list[asyncio.Task[Any]]:
+    return [
+        asyncio.create_task(run_job_forever(container, spec), name=f"job:{spec.name}") for spec in job_specs()
+    ]
+
+
+async def run_standalone(settings: Any, *, once: bool = False) -> None:
+    """`python -m app worker`: the jobs without the HTTP server."""
+    from app.container import Container
+    from app.db import Database
+    from app.main import _default_http
+    from app.metrics import Metrics
+    from app.migrate import head_revision
+    from app.security import Vault
+
+    container = Container(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.db_pool_size),
+        http=_default_http(settings),
+        vault=Vault(settings.fernet_keys()),
+        metrics=Metrics(),
+        expected_revision=head_revision(),
+    )
+    try:
+        if once:
+            counts = await run_all_once(container)
+            log.info("worker ran once", extra={"handled": counts})
+            return
+        tasks = start_in_process_workers(container)
+        log.info("worker started", extra={"jobs": [t.get_name() for t in tasks]})
+        await asyncio.gather(*tasks)
+    finally:
+        await container.http.aclose()
+        await container.db.dispose()
