@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -15,10 +16,19 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
+from app.text import fold
+
+
+def _search_text(context: DefaultExecutionContext) -> str:
+    """Default of ``search_text`` on insert: folded code and name (services set it on update)."""
+    params: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return fold(f"{params.get('code') or ''} {params.get('name') or ''}")
 
 
 class Agency(Base):
@@ -76,7 +86,7 @@ class RevenueType(Base):
     group_code: Mapped[str | None] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(500))
     # Lower-case, diacritics-free copy of code + name for search ("ho tich" finds "hộ tịch").
-    search_text: Mapped[str] = mapped_column(String(600))
+    search_text: Mapped[str] = mapped_column(String(600), default=_search_text)
     kind: Mapped[str] = mapped_column(String(16))
     chapter: Mapped[str | None] = mapped_column(String(16))
     valid_from: Mapped[date] = mapped_column(Date)
@@ -100,7 +110,17 @@ class BeneficiaryAccount(Base):
     """Where money for (agency, revenue type) lands; ``revenue_type_code`` NULL = the agency default."""
 
     __tablename__ = "beneficiary_accounts"
-    __table_args__ = (UniqueConstraint("agency_id", "revenue_type_code"),)
+    __table_args__ = (
+        UniqueConstraint("agency_id", "revenue_type_code"),
+        # NULLs are distinct in a unique constraint: this keeps one default account per agency.
+        Index(
+            "uq_beneficiary_accounts_default",
+            "agency_id",
+            unique=True,
+            sqlite_where=text("revenue_type_code IS NULL"),
+            postgresql_where=text("revenue_type_code IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
