@@ -11,10 +11,6 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
     from app.routes import health
 
     app.include_router(health.router)
-    from app.routes import admin_webhooks, events
-
-    app.include_router(events.router)
-    app.include_router(admin_webhooks.router)
     from app.routes import admin, catalog
 
     app.include_router(catalog.router)
