@@ -90,6 +90,23 @@ class AdminDisabled(ServiceUnavailable):
     code, title = "admin_disabled", "Operator API disabled"
 
 
+def problem_body(exc: ProblemError, *, instance: str | None) -> bytes:
+    """The JSON body :func:`problem_response` would send for ``exc``."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + exc.code,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "code": exc.code,
+    }
+    if instance:
+        body["instance"] = instance
+    if exc.errors is not None:
+        body["errors"] = exc.errors
+    body.update(exc.extra)
+    return orjson.dumps(body)
+
+
 def problem_response(
     status: int,
     code: str,

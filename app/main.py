@@ -18,15 +18,12 @@ import httpx
 from fastapi import FastAPI
 
 from app import __version__
+from app.bootstrap import close_container, default_http, make_container
 from app.config import Settings
-from app.container import Container, system_clock
-from app.db import Database
 from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
-from app.migrate import head_revision
-from app.security import Vault
 
 log = logging.getLogger("paybridge")
 
@@ -60,15 +57,6 @@ TAGS = [
 HttpFactory = Callable[[Settings], httpx.AsyncClient]
 
 
-def _default_http(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.gateway_timeout_seconds, connect=5.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        follow_redirects=False,
-        headers={"User-Agent": f"paybridge/{__version__}"},
-    )
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -82,17 +70,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.db_pool_size)
-        http = (http_factory or _default_http)(settings)
-        container = Container(
-            settings=settings,
-            db=db,
-            http=http,
-            vault=Vault(settings.fernet_keys()),
-            metrics=metrics,
-            clock=clock or system_clock,
-            expected_revision=head_revision(),
-        )
+        http = (http_factory or default_http)(settings)
+        container = make_container(settings, http=http, metrics=metrics, clock=clock)
         app.state.container = container
         tasks: list[asyncio.Task[Any]] = []
         run_workers = settings.run_workers if start_workers is None else start_workers
@@ -106,8 +85,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await http.aclose()
-            await db.dispose()
+            await close_container(container)
 
     app = FastAPI(
         title="paybridge",

@@ -26,7 +26,17 @@ class JobSpec:
 
 
 def job_specs() -> list[JobSpec]:
-    return []
+    from app.services.expiry import expire_due
+    from app.services.idempotency import purge_expired
+    from app.services.resolver import resolve_due
+    from app.services.webhooks import dispatch_due
+
+    specs: list[JobSpec] = []
+    specs.append(JobSpec("webhooks", dispatch_due, idle_seconds=1.0))
+    specs.append(JobSpec("resolver", resolve_due, idle_seconds=2.0))
+    specs.append(JobSpec("expiry", expire_due, idle_seconds=5.0))
+    specs.append(JobSpec("idempotency_purge", purge_expired, idle_seconds=600.0))
+    return specs
 
 
 async def run_job_forever(container: Container, spec: JobSpec) -> None:
@@ -57,21 +67,9 @@ def start_in_process_workers(container: Container) -> list[asyncio.Task[Any]]:
 
 async def run_standalone(settings: Any, *, once: bool = False) -> None:
     """`python -m app worker`: the jobs without the HTTP server."""
-    from app.container import Container
-    from app.db import Database
-    from app.main import _default_http
-    from app.metrics import Metrics
-    from app.migrate import head_revision
-    from app.security import Vault
+    from app.bootstrap import close_container, make_container
 
-    container = Container(
-        settings=settings,
-        db=Database(settings.database_url, pool_size=settings.db_pool_size),
-        http=_default_http(settings),
-        vault=Vault(settings.fernet_keys()),
-        metrics=Metrics(),
-        expected_revision=head_revision(),
-    )
+    container = make_container(settings)
     try:
         if once:
             counts = await run_all_once(container)
@@ -81,5 +79,4 @@ async def run_standalone(settings: Any, *, once: bool = False) -> None:
         log.info("worker started", extra={"jobs": [t.get_name() for t in tasks]})
         await asyncio.gather(*tasks)
     finally:
-        await container.http.aclose()
-        await container.db.dispose()
+        await close_container(container)

@@ -161,5 +161,7 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(16), default="in_progress")
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    # The resource this key created, written in the resource's own transaction (crash recovery).
+    resource_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

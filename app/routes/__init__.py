@@ -8,9 +8,25 @@ from app.config import Settings
 
 
 def include_routes(app: FastAPI, settings: Settings) -> None:
-    from app.routes import health
+    from fastapi.staticfiles import StaticFiles
+
+    from app.routes import callbacks, checkout, gateways, health, payments
 
     app.include_router(health.router)
+    app.include_router(payments.router)
+    app.include_router(gateways.client_router)
+    app.include_router(gateways.admin_router)
+    app.include_router(callbacks.router)
+    app.include_router(checkout.router)
+    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
+    if settings.sandbox:
+        from app.routes.sandbox import mount_simulators
+
+        mount_simulators(app, settings.public_base_url)
+    from app.routes import admin_webhooks, events
+
+    app.include_router(events.router)
+    app.include_router(admin_webhooks.router)
     from app.routes import admin, catalog
 
     app.include_router(catalog.router)

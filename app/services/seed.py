@@ -7,6 +7,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 
 from app.config import Settings
@@ -69,3 +70,84 @@ async def seed_catalogues(settings: Settings) -> dict[str, int]:
 async def count_rows(db: Database, model: Any) -> int:
     async with db.session() as session:
         return int((await session.scalar(select(func.count()).select_from(model))) or 0)
+
+
+DEMO_PROVINCE = ("000.00.00.H56", "UBND tỉnh Demo", "province")
+DEMO_AGENCY = ("000.00.31.H56", "Sở Tư pháp tỉnh Demo", "department")
+DEMO_CLIENT = "Cổng dịch vụ công tỉnh Demo"
+
+
+async def seed_demo(settings: Settings) -> dict[str, str]:
+    """A demo province and department, a client with a fresh API key, a sandbox gateway account,
+    a beneficiary account and one pending payment to open. Safe to run again: existing rows are
+    reused and a new key is issued for the demo client."""
+    from app.bootstrap import close_container, make_container
+    from app.models import Agency, Client
+    from app.schemas.payments import PaymentCreate
+    from app.services.agencies import create_agency
+    from app.services.auth import Principal
+    from app.services.catalog import put_beneficiary
+    from app.services.clients import create_client, rotate_key
+    from app.services.gateway_accounts import create_account, list_accounts
+    from app.services.payments import create_payment
+
+    container = make_container(settings)
+    db = container.db
+    try:
+        async with db.session() as session:
+            existing = set((await session.scalars(select(Agency.code))).all())
+        for code, name, level in (DEMO_PROVINCE, DEMO_AGENCY):
+            if code not in existing:
+                parent = DEMO_PROVINCE[0] if code != DEMO_PROVINCE[0] else None
+                await create_agency(db, code, name, level, parent)
+        await put_beneficiary(
+            db,
+            DEMO_PROVINCE[0],
+            {
+                "account_number": "3511",
+                "account_name": "Kho bac Nha nuoc tinh Demo",
+                "bank_bin": "970405",
+                "treasury_code": "1911",
+                "revenue_type_code": None,
+            },
+        )
+        if not [a for a in await list_accounts(container, DEMO_PROVINCE[0]) if a.provider == "sandbox"]:
+            await create_account(
+                container, agency_code=DEMO_PROVINCE[0], provider="sandbox", credentials={}, settings=None
+            )
+        async with db.session() as session:
+            client_id = await session.scalar(select(Client.id).where(Client.name == DEMO_CLIENT))
+        if client_id is None:
+            created = await create_client(container, name=DEMO_CLIENT, agency_codes=[DEMO_PROVINCE[0]])
+            client_id, api_key = created.view.client.id, created.api_key
+        else:
+            api_key = (await rotate_key(container, client_id, grace_seconds=7 * 24 * 3600)).api_key
+        principal = Principal(client_id=client_id, name=DEMO_CLIENT, agency_paths=(f"/{DEMO_PROVINCE[0]}/",))
+        stamp = container.clock().strftime("%y%m%d%H%M%S")
+        body = PaymentCreate.model_validate(
+            {
+                "agency_code": DEMO_AGENCY[0],
+                "dossier_code": f"{DEMO_AGENCY[0]}-{stamp}",
+                "description": "Lệ phí hộ tịch (demo)",
+                "payer": {"name": "Nguyễn Văn A", "id_number": "001099000001"},
+                "items": [
+                    {"revenue_type_code": "2771", "amount": 50000, "description": "Cấp bản sao trích lục"}
+                ],
+                "return_url": f"{settings.public_base_url}/docs",
+            }
+        )
+        stored = await create_payment(
+            container, principal, body, idempotency_key=f"seed-demo-{stamp}", client_ip="127.0.0.1"
+        )
+        payment = orjson.loads(stored.body)
+        if stored.status != 201:
+            raise RuntimeError(f"demo payment not created: {payment}")
+        return {
+            "agency_code": DEMO_AGENCY[0],
+            "client_id": client_id,
+            "api_key": api_key,
+            "payment_id": payment["id"],
+            "checkout_path": payment["checkout_url"].removeprefix(settings.public_base_url),
+        }
+    finally:
+        await close_container(container)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:55:10.916447
+Create Date: 2026-11-21 06:06:12.418590
 """
 
 from collections.abc import Sequence
@@ -141,6 +141,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_beneficiary_accounts')),
     sa.UniqueConstraint('agency_id', 'revenue_type_code', name=op.f('uq_beneficiary_accounts_agency_id_revenue_type_code'))
     )
+    with op.batch_alter_table('beneficiary_accounts', schema=None) as batch_op:
+        batch_op.create_index('uq_beneficiary_accounts_default', ['agency_id'], unique=True, sqlite_where=sa.text('revenue_type_code IS NULL'), postgresql_where=sa.text('revenue_type_code IS NULL'))
+
     op.create_table('client_agencies',
     sa.Column('client_id', sa.String(length=40), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
@@ -157,6 +160,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('resource_id', sa.String(length=40), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_idempotency_records_client_id_clients'), ondelete='CASCADE'),
@@ -360,6 +364,9 @@ def downgrade() -> None:
 
     op.drop_table('idempotency_records')
     op.drop_table('client_agencies')
+    with op.batch_alter_table('beneficiary_accounts', schema=None) as batch_op:
+        batch_op.drop_index('uq_beneficiary_accounts_default', sqlite_where=sa.text('revenue_type_code IS NULL'), postgresql_where=sa.text('revenue_type_code IS NULL'))
+
     op.drop_table('beneficiary_accounts')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_client_id'))

@@ -1,0 +1,63 @@
+"""Gateway-facing endpoints: IPN callbacks and browser returns, in each gateway's own format."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app.adapters.base import InboundRequest
+from app.deps import ContainerDep
+from app.services.callbacks import handle_callback, handle_return
+
+router = APIRouter(tags=["callbacks"])
+
+
+async def _inbound(request: Request) -> InboundRequest:
+    return InboundRequest(
+        method=request.method,
+        query_string=request.scope.get("query_string", b"").decode("latin-1"),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.body(),
+    )
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.api_route(
+    "/v1/callbacks/{provider}/{account_id}",
+    methods=["GET", "POST"],
+    summary="Gateway callback (IPN)",
+    response_class=Response,
+    responses={200: {"description": "The gateway's own acknowledgement format"}},
+)
+async def callback(provider: str, account_id: str, request: Request, container: ContainerDep) -> Response:
+    """Where a gateway notifies us: stored raw, verified, applied once, answered in its own format."""
+    reply = await handle_callback(container, provider, account_id, await _inbound(request), _remote(request))
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+@router.api_route(
+    "/v1/returns/{provider}/{account_id}",
+    methods=["GET", "POST"],
+    summary="Browser return from a gateway",
+    response_class=Response,
+    responses={
+        303: {"description": "To the hosted result page"},
+        400: {"description": "Unverifiable return"},
+    },
+)
+async def browser_return(
+    provider: str, account_id: str, request: Request, container: ContainerDep
+) -> Response:
+    """Where a gateway sends the citizen back: verified, never final on its own; shows the result page."""
+    result = await handle_return(container, provider, account_id, await _inbound(request), _remote(request))
+    if result.checkout_token is None:
+        return HTMLResponse(
+            "<!doctype html><meta charset='utf-8'><title>paybridge</title>"
+            "<h1>Không xác minh được kết quả thanh toán</h1>"
+            "<p>We could not verify this payment result. If you paid, the agency will still receive it.</p>",
+            status_code=400,
+        )
+    return RedirectResponse(f"/checkout/{result.checkout_token}/result", status_code=303)

@@ -1,0 +1,44 @@
+"""Mount every gateway simulator under /sandbox/{provider} (only with PAYBRIDGE_SANDBOX=true)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import httpx
+from fastapi import FastAPI
+
+from app.adapters.base import Account
+from app.simulators.base import SIMULATED_PROVIDERS, SimulatorContext, build_simulator
+
+log = logging.getLogger("paybridge.sandbox")
+
+
+def mount_simulators(app: FastAPI, public_base_url: str) -> SimulatorContext:
+    def http() -> httpx.AsyncClient:
+        client: httpx.AsyncClient = app.state.container.http
+        return client
+
+    async def find_account(provider: str, field: str, value: str) -> Account | None:
+        from app.services.gateway_accounts import find_account_by_credential
+
+        return await find_account_by_credential(app.state.container, provider, field, value)
+
+    def clock() -> datetime:
+        now: datetime = app.state.container.clock()
+        return now
+
+    ctx = SimulatorContext(
+        http=http,
+        find_account=find_account,
+        clock=clock,
+        base_url=f"{public_base_url}/sandbox",
+    )
+    for provider in SIMULATED_PROVIDERS:
+        try:
+            router = build_simulator(provider, ctx)
+        except ImportError:
+            log.warning("no simulator for %s", provider)
+            continue
+        app.include_router(router, prefix=f"/sandbox/{provider}", tags=["sandbox"], include_in_schema=False)
+    return ctx

@@ -1,0 +1,258 @@
+"""The callback pipeline (IPN) and browser returns.
+
+Callback: store the raw request (its own commit) → verify the signature (constant time) → find
+the attempt by our reference at this account → check the amount → compare-and-set transition →
+event + outbox row, one commit → the gateway's own acknowledgement. A bad signature changes
+nothing (it is stored with its verdict, and at most triggers a status query); an unknown
+reference is stored and acknowledged as the gateway's protocol says; a duplicate changes nothing.
+
+Return: stored and verified likewise, but it never finalises a payment: a verified return only
+asks the resolver to query the gateway now.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from app.adapters.base import (
+    Account,
+    AckVerdict,
+    GatewayAdapter,
+    GatewayError,
+    InboundRequest,
+    Notification,
+    Reply,
+)
+from app.container import Container
+from app.models import Attempt, InboundCallback, Payment, ProviderAccount
+from app.services.gateway_accounts import adapter_for, present
+from app.services.payment_views import renderer
+from app.services.transitions import Applied, GatewayFact, apply_outcome
+
+log = logging.getLogger("paybridge.callbacks")
+
+_KEEP_HEADERS = {"content-type", "user-agent", "x-forwarded-for", "content-length"}
+_SIGNATURE_HEADERS = ("signature", "mac", "checksum", "hash")
+
+
+def _headers_for_audit(headers: dict[str, str]) -> dict[str, str]:
+    """Headers worth keeping: content negotiation and the gateway's signature headers (never auth)."""
+    return {
+        k: v
+        for k, v in headers.items()
+        if (k in _KEEP_HEADERS or any(s in k for s in _SIGNATURE_HEADERS))
+        and k not in ("authorization", "cookie")
+    }
+
+
+async def _store_raw(
+    container: Container,
+    provider: str,
+    account_id: str,
+    kind: str,
+    inbound: InboundRequest,
+    remote: str | None,
+) -> int:
+    async with container.db.transaction() as session:
+        row = InboundCallback(
+            provider=provider,
+            provider_account_id=account_id,
+            kind=kind,
+            method=inbound.method,
+            query_string=inbound.query_string,
+            headers=_headers_for_audit(dict(inbound.headers)),
+            body=inbound.body,
+            remote_addr=remote,
+            received_at=container.clock(),
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def _record(container: Container, callback_id: int, **values: Any) -> None:
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(InboundCallback).where(InboundCallback.id == callback_id).values(**values)
+        )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    adapter: GatewayAdapter
+    account: Any
+
+
+async def _load_account(container: Container, provider: str, account_id: str) -> _Loaded | None:
+    adapter = adapter_for(provider)
+    async with container.db.session() as session:
+        row = await session.get(ProviderAccount, account_id)
+    if row is None or row.provider != provider:
+        return None
+    return _Loaded(adapter, present(container, row))
+
+
+async def handle_callback(
+    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
+) -> Reply:
+    callback_id = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
+    loaded = await _load_account(container, provider, account_id)
+    if loaded is None:
+        await _record(
+            container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()
+        )
+        container.metrics.callbacks.labels(provider, "unknown_account").inc()
+        # Without the account we cannot sign an answer; the gateway's own "not found" is the truth.
+        return adapter_for(provider).acknowledge(_NO_ACCOUNT, None, AckVerdict.not_found)
+    adapter, account = loaded.adapter, loaded.account
+    try:
+        note = adapter.parse_callback(account, inbound)
+    except (GatewayError, ValueError, UnicodeDecodeError) as exc:
+        log.info("unparseable callback", extra={"provider": provider, "error": type(exc).__name__})
+        note = Notification(verified=False, message="unparseable")
+    verdict, applied = await _process(container, provider, account_id, callback_id, note)
+    reply = adapter.acknowledge(account, note if note.verified else None, verdict)
+    await _record(
+        container,
+        callback_id,
+        response_status=reply.status_code,
+        response_body=reply.body.decode("utf-8", "replace")[:2000],
+        processed_at=container.clock(),
+    )
+    container.metrics.callbacks.labels(provider, verdict.value).inc()
+    log.info(
+        "callback processed",
+        extra={
+            "provider": provider,
+            "verdict": verdict.value,
+            "applied": applied,
+            "reference": note.reference,
+        },
+    )
+    return reply
+
+
+async def _process(
+    container: Container, provider: str, account_id: str, callback_id: int, note: Notification
+) -> tuple[AckVerdict, str | None]:
+    now = container.clock()
+    async with container.db.transaction() as session:
+        attempt = None
+        if note.reference:
+            attempt = await session.scalar(
+                select(Attempt).where(
+                    Attempt.reference == note.reference, Attempt.provider_account_id == account_id
+                )
+            )
+        base = {"reference": note.reference, "amount": note.amount, "outcome": note.outcome.value}
+        if not note.verified:
+            # Unverifiable: at most a hint. If it names one of ours, query the gateway soon.
+            if attempt is not None and attempt.status in ("pending", "unknown"):
+                await session.execute(
+                    update(Attempt).where(Attempt.id == attempt.id).values(next_check_at=now)
+                )
+            await session.execute(
+                update(InboundCallback)
+                .where(InboundCallback.id == callback_id)
+                .values(verified=False, verdict="invalid_signature", **base)
+            )
+            return AckVerdict.invalid_signature, None
+        if attempt is None:
+            verdict, applied = AckVerdict.not_found, None
+        elif note.amount is None or note.amount != attempt.amount:
+            log.warning(
+                "callback amount mismatch",
+                extra={
+                    "provider": provider,
+                    "reference": note.reference,
+                    "expected": attempt.amount,
+                    "got": note.amount,
+                },
+            )
+            verdict, applied = AckVerdict.amount_mismatch, None
+        else:
+            fact = GatewayFact(
+                outcome=note.outcome,
+                provider_transaction_id=note.provider_transaction_id,
+                code=note.code,
+                message=note.message,
+                paid_at=note.paid_at,
+            )
+            result = await apply_outcome(
+                session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
+            )
+            applied = result.value
+            if result is Applied.unchanged and attempt.status not in ("pending", "unknown"):
+                verdict = AckVerdict.already_processed
+            else:
+                verdict = AckVerdict.accepted
+        await session.execute(
+            update(InboundCallback)
+            .where(InboundCallback.id == callback_id)
+            .values(verified=True, verdict=verdict.value, attempt_id=attempt.id if attempt else None, **base)
+        )
+    return verdict, applied
+
+
+_NO_ACCOUNT = Account(id="", credentials={}, settings={}, callback_url="", return_url="")
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    payment_id: str | None
+    checkout_token: str | None
+    verified: bool
+
+
+async def handle_return(
+    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
+) -> ReturnResult:
+    """Verify a browser return and point the citizen at the result page; never finalise."""
+    callback_id = await _store_raw(container, provider, account_id, "return", inbound, remote)
+    loaded = await _load_account(container, provider, account_id)
+    note = Notification(verified=False)
+    if loaded is not None:
+        try:
+            note = loaded.adapter.parse_return(loaded.account, inbound)
+        except (GatewayError, ValueError, UnicodeDecodeError):
+            note = Notification(verified=False)
+    now = container.clock()
+    async with container.db.transaction() as session:
+        row = None
+        if note.verified and note.reference:
+            row = (
+                await session.execute(
+                    select(Attempt, Payment.checkout_token)
+                    .join(Payment, Payment.id == Attempt.payment_id)
+                    .where(Attempt.reference == note.reference, Attempt.provider_account_id == account_id)
+                )
+            ).first()
+            if row is not None and row.Attempt.status in ("pending", "unknown"):
+                # The browser says something happened: ask the gateway now rather than in a minute.
+                await session.execute(
+                    update(Attempt).where(Attempt.id == row.Attempt.id).values(next_check_at=now)
+                )
+        await session.execute(
+            update(InboundCallback)
+            .where(InboundCallback.id == callback_id)
+            .values(
+                verified=note.verified,
+                verdict="return_verified" if note.verified else "invalid_signature",
+                reference=note.reference,
+                outcome=note.outcome.value,
+                attempt_id=row.Attempt.id if row else None,
+                processed_at=now,
+            )
+        )
+    if row is None:
+        return ReturnResult(None, None, note.verified)
+    if row.Attempt.status in ("pending", "unknown"):
+        # Settle it now if the gateway already knows, so the result page can say so.
+        from app.services.resolver import resolve_attempt
+
+        await resolve_attempt(container, row.Attempt.id)
+    return ReturnResult(row.Attempt.payment_id, row.checkout_token, True)

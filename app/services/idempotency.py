@@ -1,0 +1,212 @@
+"""Idempotency-Key semantics for creates (API.md).
+
+- First request with a key: claimed (``in_progress``), run, its response stored (``completed``).
+- Same key, same body: the stored response again, with ``Idempotent-Replayed: true``. A retry
+  that arrives while the first is still running waits a little for it, then replays.
+- Same key, different body: 422 ``idempotency_key_reused``.
+- Same key still running after the wait: 409 ``idempotency_request_in_progress``.
+- Keys are scoped per client and kept ``PAYBRIDGE_IDEMPOTENCY_TTL_HOURS`` (≥ 24 h), then purged.
+- A claim left ``in_progress`` by a crashed process is taken over after a lease; the record's
+  ``resource_id`` (written in the same transaction as the resource) lets the retry resume
+  instead of creating a second resource.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.container import Container
+from app.errors import BadRequest, Conflict, ProblemError
+from app.models import IdempotencyRecord
+
+_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+LEASE = timedelta(seconds=120)
+WAIT_SECONDS = 15.0
+
+
+class IdempotencyKeyMissing(BadRequest):
+    code, title = "idempotency_key_missing", "Idempotency-Key required"
+
+
+class IdempotencyKeyReused(ProblemError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code, title = "idempotency_request_in_progress", "Request in progress"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: int
+    resource_id: str | None  # set when a crashed earlier run had already created the resource
+
+
+def check_key(key: str | None) -> str:
+    if key is None or key == "":
+        raise IdempotencyKeyMissing("Send an Idempotency-Key header (1–255 printable ASCII characters).")
+    if not _KEY_RE.match(key):
+        raise BadRequest(
+            "Idempotency-Key must be 1–255 printable ASCII characters without spaces.",
+            errors=[{"field": "Idempotency-Key", "message": "1-255 printable ASCII characters"}],
+        )
+    return key
+
+
+def request_fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    canonical = orjson.dumps({"m": method, "p": path, "b": body}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def _claim(
+    container: Container, client_id: str, scope: str, key: str, fingerprint: str
+) -> Claim | StoredResponse:
+    db = container.db
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    delay = 0.02
+    while True:
+        now = container.clock()
+        values = {
+            "client_id": client_id,
+            "scope": scope,
+            "key": key,
+            "request_hash": fingerprint,
+            "state": "in_progress",
+            "created_at": now,
+            "expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
+        }
+        insert = pg_insert if db.is_postgres else sqlite_insert
+        stmt = (
+            insert(IdempotencyRecord)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["client_id", "scope", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        async with db.transaction() as session:
+            new_id = (await session.execute(stmt)).scalar_one_or_none()
+            if new_id is not None:
+                return Claim(record_id=new_id, resource_id=None)
+            record = (
+                await session.execute(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.client_id == client_id,
+                        IdempotencyRecord.scope == scope,
+                        IdempotencyRecord.key == key,
+                    )
+                )
+            ).scalar_one_or_none()
+            if record is None:
+                continue  # purged between our insert and select: try again
+            if record.request_hash != fingerprint:
+                raise IdempotencyKeyReused(
+                    "This Idempotency-Key was already used with a different request body."
+                )
+            if record.state == "completed":
+                assert record.response_status is not None and record.response_body is not None
+                return StoredResponse(record.response_status, record.response_body.encode(), True)
+            if record.created_at <= now - LEASE:
+                # The first run died mid-way: take its claim over (compare-and-set on its stamp).
+                taken = await session.execute(
+                    update(IdempotencyRecord)
+                    .where(
+                        IdempotencyRecord.id == record.id,
+                        IdempotencyRecord.state == "in_progress",
+                        IdempotencyRecord.created_at == record.created_at,
+                    )
+                    .values(created_at=now)
+                )
+                if taken.rowcount:  # type: ignore[attr-defined]
+                    return Claim(record_id=record.id, resource_id=record.resource_id)
+        if asyncio.get_running_loop().time() >= deadline:
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+
+
+async def _complete(container: Container, record_id: int, status: int, body: bytes) -> None:
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .values(state="completed", response_status=status, response_body=body.decode())
+        )
+
+
+async def _release(container: Container, record_id: int) -> None:
+    async with container.db.transaction() as session:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.id == record_id, IdempotencyRecord.state == "in_progress"
+            )
+        )
+
+
+async def run_idempotent(
+    container: Container,
+    *,
+    client_id: str,
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    handler: Callable[[Claim], Awaitable[tuple[int, bytes]]],
+) -> StoredResponse:
+    """Run ``handler`` at most once per (client, scope, key); replay its stored response after.
+
+    Business errors (4xx) are stored and replayed like successes; anything unexpected releases
+    the claim so that a retry can run again.
+    """
+    key = check_key(key)
+    claimed = await _claim(container, client_id, scope, key, fingerprint)
+    if isinstance(claimed, StoredResponse):
+        return claimed
+    try:
+        status, body = await handler(claimed)
+    except ProblemError as exc:
+        if exc.status >= 500:
+            await _release(container, claimed.record_id)
+            raise
+        from app.errors import problem_body
+
+        status, body = exc.status, problem_body(exc, instance=None)
+    except BaseException:
+        await _release(container, claimed.record_id)
+        raise
+    await _complete(container, claimed.record_id, status, body)
+    return StoredResponse(status, body, False)
+
+
+async def mark_resource(session: Any, record_id: int, resource_id: str) -> None:
+    """Record, in the resource's own transaction, which resource this key created."""
+    await session.execute(
+        update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(resource_id=resource_id)
+    )
+
+
+async def purge_expired(container: Container) -> int:
+    """Worker job: drop records past their retention."""
+    async with container.db.transaction() as session:
+        result = await session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < container.clock())
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]

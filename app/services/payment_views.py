@@ -1,0 +1,134 @@
+"""The payment resource as the API shows it (responses, webhooks and the event feed alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def attempt_resource(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "id": attempt.id,
+        "provider": attempt.provider,
+        "reference": attempt.reference,
+        "status": attempt.status,
+        "provider_transaction_id": attempt.provider_transaction_id,
+        "checkout_url": attempt.checkout_url,
+        "qr_payload": attempt.qr_payload,
+        "failure_code": attempt.failure_code,
+        "duplicate_paid": attempt.duplicate_paid,
+        "late": attempt.late,
+        "created_at": _ts(attempt.created_at),
+    }
+
+
+def payment_resource(
+    payment: Payment,
+    agency_code: str,
+    items: Sequence[tuple[PaymentItem, str | None]],
+    attempts: Sequence[Attempt],
+    hosted_checkout_url: str,
+) -> dict[str, Any]:
+    latest = attempts[-1] if attempts else None
+    if payment.status != "pending":
+        checkout_url = None
+    elif (
+        payment.provider
+        and latest is not None
+        and latest.provider == payment.provider
+        and latest.checkout_url
+    ):
+        checkout_url = latest.checkout_url
+    else:
+        checkout_url = hosted_checkout_url
+    qr = latest.qr_payload if latest is not None and payment.status == "pending" else None
+    return {
+        "id": payment.id,
+        "status": payment.status,
+        "agency_code": agency_code,
+        "dossier_code": payment.dossier_code,
+        "bill_code": payment.bill_code,
+        "procedure_code": payment.procedure_code,
+        "description": payment.description,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "items": [
+            {
+                "revenue_type_code": item.revenue_type_code,
+                "revenue_type_name": name,
+                "amount": item.amount,
+                "description": item.description,
+            }
+            for item, name in items
+        ],
+        "payer": payment.payer,
+        "provider": payment.provider,
+        "checkout_url": checkout_url,
+        "qr_payload": qr,
+        "return_url": payment.return_url,
+        "channel": payment.channel,
+        "offline": payment.offline,
+        "refunded_amount": payment.refunded_amount,
+        "metadata": payment.metadata_,
+        "attempts": [attempt_resource(a) for a in attempts],
+        "expires_at": _ts(payment.expires_at),
+        "paid_at": _ts(payment.paid_at),
+        "created_at": _ts(payment.created_at),
+        "updated_at": _ts(payment.updated_at),
+    }
+
+
+async def load_payment_resource(session: AsyncSession, payment_id: str, base_url: str) -> dict[str, Any]:
+    """Fresh from the database (after compare-and-set updates the identity map may be stale)."""
+    payment, agency_code = (
+        await session.execute(
+            select(Payment, Agency.code)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    items = (
+        await session.execute(
+            select(PaymentItem, RevenueType.name)
+            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
+            .where(PaymentItem.payment_id == payment_id)
+            .order_by(PaymentItem.position)
+        )
+    ).all()
+    attempts = (
+        await session.scalars(
+            select(Attempt)
+            .where(Attempt.payment_id == payment_id)
+            .order_by(Attempt.created_at, Attempt.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return payment_resource(
+        payment,
+        agency_code,
+        [(item, name) for item, name in items],
+        attempts,
+        hosted_checkout_url(base_url, payment.checkout_token),
+    )
+
+
+def hosted_checkout_url(base_url: str, token: str) -> str:
+    return f"{base_url}/checkout/{token}"
+
+
+def renderer(base_url: str) -> Any:
+    async def render(session: AsyncSession, payment_id: str) -> dict[str, Any]:
+        return await load_payment_resource(session, payment_id, base_url)
+
+    return render

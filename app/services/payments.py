@@ -1,0 +1,414 @@
+"""Payments: create (idempotent, one bill one payment), read, list, switch gateway, cancel, offline."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from app.ids import new_id, new_token
+from app.models import Agency, Attempt, Payment, PaymentItem
+from app.models.payments import BLOCKING_STATUSES
+from app.schemas.payments import OfflineCreate, PaymentCreate
+from app.services.attempts import open_attempt, start_checkout
+from app.services.auth import Principal
+from app.services.catalog import get_active_revenue_types
+from app.services.events import emit_event
+from app.services.gateway_accounts import adapter_for, resolve_account
+from app.services.idempotency import Claim, StoredResponse, mark_resource, request_fingerprint, run_idempotent
+from app.services.payment_views import load_payment_resource, renderer
+from app.services.transitions import cas_attempt, cas_payment
+
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class DuplicateBill(ProblemError):
+    status, code, title = 409, "duplicate_bill", "Duplicate bill"
+
+
+class RevenueTypeUnknown(ProblemError):
+    status, code, title = 422, "revenue_type_unknown", "Unknown revenue type"
+
+
+class InvalidState(Conflict):
+    code, title = "invalid_state", "Invalid state"
+
+
+def _field_error(field: str, message: str, detail: str | None = None) -> ValidationFailed:
+    return ValidationFailed(detail or f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def _check_url(principal: Principal, container: Container, url: str, field: str) -> None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not parts.scheme or not host:
+        raise _field_error(field, "must be an absolute URL")
+    local = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and local and container.settings.is_development
+    ):
+        raise _field_error(field, "must be https (http only for localhost in development)")
+    if principal.allowed_hosts and host not in principal.allowed_hosts:
+        raise _field_error(field, "host is not registered for this client")
+
+
+async def _scoped_agency(session: AsyncSession, principal: Principal, code: str) -> Agency:
+    agency = await session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None or not principal.covers(agency.path):
+        raise _field_error("agency_code", "unknown agency, or not one this client acts for")
+    return agency
+
+
+async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
+    return await session.scalar(
+        select(Payment.id).where(
+            Payment.agency_id == agency_id,
+            Payment.dossier_code == dossier,
+            Payment.bill_key == bill_key,
+            Payment.status.in_(BLOCKING_STATUSES),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Created:
+    payment_id: str
+    attempt_id: str | None
+
+
+async def _insert_payment(
+    container: Container, principal: Principal, body: PaymentCreate, claim: Claim
+) -> Created:
+    now = container.clock()
+    today = now.astimezone(VN_TZ).date()
+    bill_key = body.bill_code or ""
+    async with container.db.transaction() as session:
+        agency = await _scoped_agency(session, principal, body.agency_code)
+        codes = {item.revenue_type_code for item in body.items}
+        active = await get_active_revenue_types(session, codes, today)
+        for i, item in enumerate(body.items):
+            if item.revenue_type_code not in active:
+                raise RevenueTypeUnknown(
+                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today.",
+                    errors=[{"field": f"items[{i}].revenue_type_code", "message": "unknown or inactive"}],
+                )
+        account = None
+        if body.provider:
+            adapter = adapter_for(body.provider)
+            if body.total < adapter.min_amount or (
+                adapter.max_amount is not None and body.total > adapter.max_amount
+            ):
+                raise _field_error(
+                    "items",
+                    f"total {body.total} VND is outside {body.provider}'s limits "
+                    f"({adapter.min_amount}–{adapter.max_amount or '∞'} VND)",
+                )
+            account = await resolve_account(session, agency.path, body.provider)
+        payment = Payment(
+            id=new_id("pay"),
+            client_id=principal.client_id,
+            agency_id=agency.id,
+            dossier_code=body.dossier_code,
+            bill_code=body.bill_code,
+            bill_key=bill_key,
+            procedure_code=body.procedure_code,
+            description=body.description,
+            payer=body.payer.model_dump(),
+            amount=body.total,
+            currency="VND",
+            status="pending",
+            provider=body.provider,
+            return_url=body.return_url,
+            metadata_=body.metadata,
+            checkout_token=new_token(24),
+            expires_at=now + timedelta(seconds=body.expires_in_seconds),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(payment)
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            if "open_bill" in str(exc.orig) or "payments.agency_id" in str(exc.orig):
+                raise _DuplicateBillSignal(agency.id, body.dossier_code, bill_key) from exc
+            raise
+        for position, item in enumerate(body.items):
+            session.add(
+                PaymentItem(
+                    payment_id=payment.id,
+                    position=position,
+                    revenue_type_id=active[item.revenue_type_code].id,
+                    revenue_type_code=item.revenue_type_code,
+                    amount=item.amount,
+                    description=item.description,
+                )
+            )
+        attempt = open_attempt(session, payment, account, now) if account is not None else None
+        await mark_resource(session, claim.record_id, payment.id)
+    return Created(payment.id, attempt.id if attempt else None)
+
+
+class _DuplicateBillSignal(Exception):
+    def __init__(self, agency_id: int, dossier: str, bill_key: str) -> None:
+        self.agency_id, self.dossier, self.bill_key = agency_id, dossier, bill_key
+
+
+async def create_payment(
+    container: Container,
+    principal: Principal,
+    body: PaymentCreate,
+    *,
+    idempotency_key: str | None,
+    client_ip: str,
+) -> StoredResponse:
+    """Create the payment for a bill, exactly once per Idempotency-Key and once per bill."""
+    if body.return_url:
+        _check_url(principal, container, body.return_url, "return_url")
+    fingerprint = request_fingerprint("POST", "/v1/payments", body.model_dump(mode="json"))
+
+    async def handler(claim: Claim) -> tuple[int, bytes]:
+        if claim.resource_id is not None:  # an earlier run created it and then died
+            payment_id = claim.resource_id
+            attempt_id = await _latest_unstarted_attempt(container, payment_id)
+        else:
+            try:
+                created = await _insert_payment(container, principal, body, claim)
+            except _DuplicateBillSignal as dup:
+                async with container.db.session() as session:
+                    existing = await _existing_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
+                raise DuplicateBill(
+                    "An open or paid payment already exists for this dossier and bill.", payment_id=existing
+                ) from None
+            payment_id, attempt_id = created.payment_id, created.attempt_id
+        if attempt_id is not None:
+            await start_checkout(container, attempt_id, client_ip=client_ip)
+        async with container.db.session() as session:
+            resource = await load_payment_resource(session, payment_id, container.settings.public_base_url)
+        return 201, orjson.dumps(resource)
+
+    return await run_idempotent(
+        container,
+        client_id=principal.client_id,
+        scope="payments.create",
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        handler=handler,
+    )
+
+
+async def _latest_unstarted_attempt(container: Container, payment_id: str) -> str | None:
+    async with container.db.session() as session:
+        attempt = await session.scalar(
+            select(Attempt)
+            .where(
+                Attempt.payment_id == payment_id,
+                Attempt.status == "pending",
+                Attempt.checkout_url.is_(None),
+                Attempt.qr_payload.is_(None),
+            )
+            .order_by(Attempt.created_at.desc())
+        )
+    return attempt.id if attempt else None
+
+
+async def _scoped_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
+    row = (
+        await session.execute(
+            select(Payment, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).first()
+    if row is None or not principal.covers(row.path):
+        raise NotFound("No such payment.")
+    payment: Payment = row.Payment
+    return payment
+
+
+async def get_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+    async with container.db.session() as session:
+        await _scoped_payment(session, principal, payment_id)
+        return await load_payment_resource(session, payment_id, container.settings.public_base_url)
+
+
+def _encode_cursor(created_at: datetime, payment_id: str) -> str:
+    raw = orjson.dumps([created_at.isoformat(), payment_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, payment_id = orjson.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(stamp).astimezone(UTC), str(payment_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise _field_error("cursor", "malformed cursor") from exc
+
+
+async def list_payments(
+    container: Container,
+    principal: Principal,
+    *,
+    dossier_code: str | None,
+    status: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, cursor-paginated, only the client's agencies."""
+    from sqlalchemy import or_
+
+    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
+    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in principal.agency_paths]))
+    if dossier_code:
+        stmt = stmt.where(Payment.dossier_code == dossier_code)
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if created_from:
+        stmt = stmt.where(Payment.created_at >= created_from)
+    if created_to:
+        stmt = stmt.where(Payment.created_at < created_to)
+    if cursor:
+        stamp, last_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
+        )
+    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+    async with container.db.session() as session:
+        if not principal.agency_paths:
+            return [], None
+        rows = (await session.execute(stmt)).all()
+        page = rows[:limit]
+        data = [
+            await load_payment_resource(session, row.id, container.settings.public_base_url) for row in page
+        ]
+    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return data, next_cursor
+
+
+async def add_attempt(
+    container: Container,
+    principal: Principal | None,
+    payment_id: str,
+    provider: str,
+    *,
+    client_ip: str,
+    locale: str = "vi",
+) -> dict[str, Any]:
+    """Open an attempt at another gateway (switch gateway); ``principal`` None = hosted page."""
+    now = container.clock()
+    async with container.db.transaction() as session:
+        if principal is not None:
+            payment = await _scoped_payment(session, principal, payment_id)
+        else:
+            payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
+        if payment.status != "pending":
+            raise InvalidState(
+                f"The payment is {payment.status}; only a pending payment takes a new attempt."
+            )
+        if payment.expires_at <= now:
+            raise InvalidState("The payment has expired.")
+        adapter = adapter_for(provider)
+        if payment.amount < adapter.min_amount or (
+            adapter.max_amount is not None and payment.amount > adapter.max_amount
+        ):
+            raise _field_error("provider", f"the amount is outside {provider}'s limits")
+        agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
+        account = await resolve_account(session, agency.path, provider)
+        attempt = open_attempt(session, payment, account, now)
+        await cas_payment(session, payment.id, ("pending",), {"provider": provider, "updated_at": now})
+    await start_checkout(container, attempt.id, client_ip=client_ip, locale=locale)
+    async with container.db.session() as session:
+        return await load_payment_resource(session, payment_id, container.settings.public_base_url)
+
+
+async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+    now = container.clock()
+    async with container.db.transaction() as session:
+        payment = await _scoped_payment(session, principal, payment_id)
+        if not await cas_payment(
+            session, payment.id, ("pending",), {"status": "cancelled", "updated_at": now}
+        ):
+            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
+            raise InvalidState(f"The payment is {current}; only a pending payment can be cancelled.")
+        for attempt_id in (
+            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
+        ).all():
+            # Open attempts stop; ones in `unknown` stay for the resolver (a late success is still accepted).
+            await cas_attempt(
+                session,
+                attempt_id,
+                ("pending",),
+                {"status": "cancelled", "completed_at": now, "updated_at": now},
+            )
+        data: dict[str, Any] = await renderer(container.settings.public_base_url)(session, payment.id)
+        await emit_event(
+            session,
+            type="payment.cancelled",
+            client_id=payment.client_id,
+            payment_id=payment.id,
+            data=data,
+            now=now,
+        )
+    return data
+
+
+async def record_offline(
+    container: Container, principal: Principal, payment_id: str, body: OfflineCreate
+) -> dict[str, Any]:
+    """A payment collected at the counter: paid, not online (it counts so in reports)."""
+    now = container.clock()
+    async with container.db.transaction() as session:
+        payment = await _scoped_payment(session, principal, payment_id)
+        offline = {
+            "method": body.method,
+            "paid_at": body.paid_at.astimezone(UTC).isoformat(),
+            "receipt_number": body.receipt_number,
+        }
+        changed = await cas_payment(
+            session,
+            payment.id,
+            ("pending",),
+            {
+                "status": "succeeded",
+                "channel": "offline",
+                "offline": offline,
+                "paid_at": body.paid_at.astimezone(UTC),
+                "updated_at": now,
+            },
+        )
+        if not changed:
+            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
+            raise InvalidState(
+                f"The payment is {current}; only a pending payment can be recorded as paid offline."
+            )
+        for attempt_id in (
+            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
+        ).all():
+            await cas_attempt(
+                session,
+                attempt_id,
+                ("pending",),
+                {"status": "cancelled", "completed_at": now, "updated_at": now},
+            )
+        data: dict[str, Any] = await renderer(container.settings.public_base_url)(session, payment.id)
+        await emit_event(
+            session,
+            type="payment.succeeded",
+            client_id=payment.client_id,
+            payment_id=payment.id,
+            data=data,
+            now=now,
+        )
+    return data
