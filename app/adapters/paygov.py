@@ -1,0 +1,278 @@
+"""PayGov (the NAPAS national payment hub for public services), reached through the LGSP.
+
+Checksums are lowercase hex SHA-256 of a plain concatenation (no separator), secret first:
+
+- create (documented): ``secretKey+accessKey+partnerCode+orderId+requestCode+amount``.
+- callback and browser return (ASSUMED — the documents list the fields but not the order): the
+  secret, then the callback fields in their documented order, ``CALLBACK_FIELDS``:
+  ``secretKey+amount+orderId+orderInfo+requestCode+transactionNo+payDate+paygate+errorCode+type
+  +transactionCode``. The browser return is assumed to carry the same fields as query parameters.
+- receipt (ASSUMED): ``secretKey+accessKey+partnerCode+payerId+docCode+paids`` where ``paids`` is
+  the base64 text exactly as sent.
+
+Other choices: ``orderId`` is our reference; ``requestCode`` is ``yyyyMMddHHmmss`` (GMT+7 of the
+attempt) + reference, kept in ``wire``. ``errorCode`` "00" → succeeded, anything else → failed.
+``provider_transaction_id`` is ``transactionCode`` (what a receipt request lists in ``paids``).
+Optional settings ``access_token`` (``Authorization: Bearer``) and ``lgsp_access_token``
+(``lgspaccesstoken``) for the LGSP. PayGov documents no status query and no refund API, so both
+raise :class:`NotSupported` and are not declared. Limits: from 1 000 VND, no upper limit of ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+
+from app.adapters.base import (
+    VN_TZ,
+    Account,
+    AckVerdict,
+    AttemptRef,
+    Capability,
+    CheckoutRequest,
+    CheckoutResult,
+    CredentialsError,
+    GatewayLogicalError,
+    GatewayTechnicalError,
+    InboundRequest,
+    Notification,
+    NotSupported,
+    Outcome,
+    Payer,
+    QueryResult,
+    RefundRequest,
+    RefundResult,
+    Reply,
+    call_json,
+    gmt7,
+    require_fields,
+)
+from app.adapters.dvcqg import check_url, wire_text
+from app.text import to_ascii
+
+CREATE_FIELDS = ("accessKey", "partnerCode", "orderId", "requestCode", "amount")
+CALLBACK_FIELDS = (
+    "amount", "orderId", "orderInfo", "requestCode", "transactionNo", "payDate", "paygate", "errorCode",
+    "type", "transactionCode",
+)  # fmt: skip
+RECEIPT_FIELDS = ("accessKey", "partnerCode", "payerId", "docCode", "paids")
+
+
+def checksum(message: Mapping[str, Any], fields: Sequence[str], secret_key: str) -> str:
+    text = secret_key + "".join(wire_text(message.get(name)) for name in fields)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def checksum_ok(message: Mapping[str, Any], fields: Sequence[str], secret_key: str) -> bool:
+    given = message.get("checksum")
+    if not isinstance(given, str) or not given.isascii():
+        return False
+    return hmac.compare_digest(given.lower(), checksum(message, fields, secret_key))
+
+
+def b64_json(value: Any) -> str:
+    return base64.b64encode(orjson.dumps(value)).decode("ascii")
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _pay_date(value: Any) -> datetime | None:
+    text = wire_text(value)
+    try:
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
+    except ValueError:
+        return None
+
+
+class PaygovAdapter:
+    name: ClassVar[str] = "paygov"
+    display_name: ClassVar[str] = "PayGov (NAPAS)"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.redirect, Capability.api_create, Capability.callback, Capability.browser_return}
+    )
+    credential_fields: ClassVar[tuple[str, ...]] = (
+        "partner_code",
+        "access_key",
+        "secret_key",
+        "service_code",
+    )
+    min_amount: ClassVar[int] = 1_000
+    max_amount: ClassVar[int | None] = None
+
+    def validate_account(
+        self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        errors: dict[str, str] = {}
+        try:
+            creds = require_fields(credentials, self.credential_fields)
+        except CredentialsError as exc:  # report every problem at once
+            creds, errors = {}, dict(exc.errors)
+        out: dict[str, Any] = dict(settings)
+        for name in ("endpoint", "receipt_url"):
+            out[name] = check_url(settings, name, errors)
+        for name in ("access_token", "lgsp_access_token"):
+            token = settings.get(name)
+            if token is not None and not isinstance(token, str):
+                errors[f"settings.{name}"] = "must be a string"
+            out[name] = token.strip() if isinstance(token, str) and token.strip() else None
+        if errors:
+            raise CredentialsError(errors)
+        return creds, out
+
+    def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
+        # PayGov endpoints are issued per province (LGSP): no public defaults exist.
+        if simulator_base_url is None:
+            return {}
+        base = f"{simulator_base_url.rstrip('/')}/{self.name}"
+        return {"endpoint": f"{base}/create", "receipt_url": f"{base}/receipt"}
+
+    def _headers(self, account: Account) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if token := account.settings.get("access_token"):
+            headers["Authorization"] = f"Bearer {token}"
+        if lgsp := account.settings.get("lgsp_access_token"):
+            headers["lgspaccesstoken"] = str(lgsp)
+        return headers
+
+    @staticmethod
+    def _data(answer: dict[str, Any]) -> dict[str, Any]:
+        data = answer.get("data")
+        if isinstance(data, dict):
+            return data
+        code = wire_text(answer.get("error_code")) or wire_text(answer.get("errorCode"))
+        text = wire_text(answer.get("error_message")) or wire_text(answer.get("message"))
+        if code and code != "00":
+            raise GatewayLogicalError(text or "refused", code=code)
+        raise GatewayTechnicalError("PayGov answer holds no data")
+
+    async def create_checkout(
+        self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
+    ) -> CheckoutResult:
+        creds = account.credentials
+        message: dict[str, Any] = {
+            "partnerCode": creds["partner_code"],
+            "accessKey": creds["access_key"],
+            "serviceCode": creds["service_code"],
+            "returnUrl": account.return_url,
+            "orderId": request.reference,
+            "amount": request.amount,
+            "orderInfo": " ".join(to_ascii(request.description).split())[:255],
+            "requestCode": gmt7(request.created_at) + request.reference,
+            "ipAddress": request.client_ip,
+        }
+        message["checksum"] = checksum(message, CREATE_FIELDS, creds["secret_key"])
+        answer, raw = await call_json(
+            http, account.settings["endpoint"], message, headers=self._headers(account)
+        )
+        url = self._data(answer).get("url")
+        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+            raise GatewayTechnicalError("PayGov answer holds no data.url")
+        return CheckoutResult(
+            checkout_url=url,
+            wire={"requestCode": message["requestCode"]},
+            raw_request=orjson.dumps({k: v for k, v in message.items() if k != "accessKey"}).decode(),
+            raw_response=raw,
+        )
+
+    def _notification(self, account: Account, message: Mapping[str, Any]) -> Notification:
+        fields = {k: v for k, v in message.items() if k != "checksum"}
+        if not checksum_ok(message, CALLBACK_FIELDS, account.credentials["secret_key"]):
+            return Notification(verified=False, fields=fields)
+        code = wire_text(message.get("errorCode"))
+        ok = code == "00"
+        return Notification(
+            verified=True,
+            reference=wire_text(message.get("orderId")) or None,
+            amount=_int(message.get("amount")),
+            outcome=Outcome.succeeded if ok else Outcome.failed,
+            provider_transaction_id=wire_text(message.get("transactionCode")) or None,
+            code=code,
+            paid_at=_pay_date(message.get("payDate")) if ok else None,
+            fields=fields,
+        )
+
+    def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
+        try:
+            message = orjson.loads(request.body)
+        except orjson.JSONDecodeError as exc:
+            raise GatewayTechnicalError("callback body is not JSON") from exc
+        if not isinstance(message, dict):
+            raise GatewayTechnicalError("callback body is not a JSON object")
+        return self._notification(account, message)
+
+    def acknowledge(self, account: Account, notification: Notification | None, verdict: AckVerdict) -> Reply:
+        ok = verdict in (AckVerdict.accepted, AckVerdict.already_processed)
+        body = {"error_code": "SUCCESSFUL" if ok else "FAILED", "error_message": str(verdict)}
+        return Reply(status_code=200, body=orjson.dumps(body))
+
+    def parse_return(self, account: Account, request: InboundRequest) -> Notification:
+        return self._notification(account, dict(request.query_items()))
+
+    async def request_receipt(
+        self,
+        account: Account,
+        *,
+        transaction_codes: Sequence[str],
+        payer: Payer,
+        doc_code: str,
+        decision_date: date,
+        procedure_name: str,
+        other_info: Mapping[str, Any] | None = None,
+        payer_district: str = "",
+        payer_province: str = "",
+        http: httpx.AsyncClient,
+    ) -> str:
+        """Ask PayGov for the e-receipt of paid transactions; returns ``transactionReceipt`` (a PDF URL)."""
+        if not transaction_codes:
+            raise GatewayLogicalError("no transaction to put on a receipt", code="no_transactions")
+        creds = account.credentials
+        message: dict[str, Any] = {
+            "partnerCode": creds["partner_code"],
+            "accessKey": creds["access_key"],
+            "payerId": payer.id_number or "",
+            "payerName": payer.name,
+            "payerAddress": payer.address or "",
+            "payerDistrict": payer_district,
+            "payerProvince": payer_province,
+            "docCode": doc_code,
+            "decisionDate": decision_date.strftime("%d-%m-%Y"),
+            "procedureName": procedure_name,
+            "paids": b64_json(list(transaction_codes)),
+            "otherInfo": b64_json(dict(other_info or {})),
+        }
+        message["checksum"] = checksum(message, RECEIPT_FIELDS, creds["secret_key"])
+        answer, _ = await call_json(
+            http, account.settings["receipt_url"], message, headers=self._headers(account)
+        )
+        data = answer if "transactionReceipt" in answer else self._data(answer)
+        url = data.get("transactionReceipt")
+        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+            raise GatewayTechnicalError("PayGov answer holds no transactionReceipt URL")
+        return url
+
+    async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
+        raise NotSupported("PayGov documents no status query")
+
+    async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
+        raise NotSupported("PayGov has no refund API")
+
+    async def query_refund(
+        self, account: Account, request: RefundRequest, wire: Mapping[str, str], http: httpx.AsyncClient
+    ) -> RefundResult:
+        raise NotSupported("PayGov has no refund API")
+
+
+adapter = PaygovAdapter()
