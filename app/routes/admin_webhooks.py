@@ -1,0 +1,149 @@
+"""Operator API for webhooks: failing deliveries, the tries log, redelivery, secret rotation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.deps import AdminDep, ContainerDep
+from app.services import webhooks
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
+
+StatusFilter = Literal["pending", "delivered", "dead", "failing"]
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_id: str
+    event_type: str
+    client_id: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int = Field(description="Tries made since the delivery (re)started.")
+    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next.")
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class TryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    response_body: str | None = Field(description="The first KB of the portal's answer.")
+
+
+class EventDeliveries(BaseModel):
+    event_id: str
+    delivery: DeliveryOut | None = Field(description="None when the client had no webhook URL.")
+    tries: list[TryOut]
+
+
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int = Field(
+        default=24 * 3600,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        description="How long the old secret keeps signing next to the new one (0: stop at once).",
+    )
+
+
+class RotateOut(BaseModel):
+    client_id: str
+    webhook_secret: str = Field(description="Shown once; store it in the portal.")
+    previous_secret_expires_at: datetime | None
+
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")]
+
+
+def _page(views: list[webhooks.DeliveryView], next_id: int | None) -> DeliveryPage:
+    return DeliveryPage(
+        data=[DeliveryOut.model_validate(v) for v in views],
+        next_cursor=str(next_id) if next_id is not None else None,
+    )
+
+
+@router.get("/clients/{client_id}/deliveries", response_model=DeliveryPage, summary="A client's deliveries")
+async def client_deliveries(
+    client_id: str,
+    container: ContainerDep,
+    status: StatusFilter | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DeliveryPage:
+    """A client's webhook deliveries, newest first; `status=failing` = dead or retrying."""
+    views, next_id = await webhooks.list_deliveries(
+        container, client_id=client_id, status=status, limit=limit, cursor=cursor
+    )
+    return _page(views, next_id)
+
+
+@router.get("/deliveries", response_model=DeliveryPage, summary="Deliveries of every client")
+async def all_deliveries(
+    container: ContainerDep,
+    status: StatusFilter | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DeliveryPage:
+    """Webhook deliveries of all clients, newest first (e.g. `status=dead`: the dead letters)."""
+    views, next_id = await webhooks.list_deliveries(
+        container, client_id=None, status=status, limit=limit, cursor=cursor
+    )
+    return _page(views, next_id)
+
+
+@router.get("/events/{event_id}/deliveries", response_model=EventDeliveries, summary="An event's tries")
+async def event_tries(event_id: str, container: ContainerDep) -> EventDeliveries:
+    """An event's delivery and every try: time, status code, latency, the start of the answer."""
+    view, tries = await webhooks.event_deliveries(container, event_id)
+    return EventDeliveries(
+        event_id=event_id,
+        delivery=DeliveryOut.model_validate(view) if view else None,
+        tries=[TryOut.model_validate(t) for t in tries],
+    )
+
+
+@router.post(
+    "/events/{event_id}/redeliver",
+    response_model=DeliveryOut,
+    status_code=202,
+    summary="Send an event again",
+    responses={409: {"description": "The client has no webhook URL (`no_webhook_url`)"}},
+)
+async def redeliver(event_id: str, container: ContainerDep) -> DeliveryOut:
+    """Make the event's delivery due now (a dead one starts a fresh retry schedule)."""
+    return DeliveryOut.model_validate(await webhooks.redeliver(container, event_id))
+
+
+@router.post(
+    "/clients/{client_id}/webhook-secret",
+    response_model=RotateOut,
+    summary="Rotate a client's webhook secret",
+)
+async def rotate_secret(
+    client_id: str, container: ContainerDep, response: Response, body: RotateIn | None = None
+) -> RotateOut:
+    """A new signing secret, shown once; the old one also signs until the grace period ends."""
+    response.headers["Cache-Control"] = "no-store"
+    grace = timedelta(seconds=(body or RotateIn()).grace_seconds)
+    secret, expires = await webhooks.rotate_webhook_secret(container, client_id, grace=grace)
+    return RotateOut(client_id=client_id, webhook_secret=secret, previous_secret_expires_at=expires)
