@@ -119,7 +119,9 @@ class PaygovAdapter:
         try:
             creds = require_fields(credentials, self.credential_fields)
         except CredentialsError as exc:  # report every problem at once
-            creds, errors = {}, dict(exc.errors)
+            errors = dict(exc.errors)
+            present = [name for name in self.credential_fields if f"credentials.{name}" not in errors]
+            creds = require_fields(credentials, present)
         out: dict[str, Any] = dict(settings)
         for name in ("endpoint", "receipt_url"):
             out[name] = check_url(settings, name, errors)
