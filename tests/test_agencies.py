@@ -202,7 +202,7 @@ not-a-code,Xã,commune,{PROVINCE}
 
 
 async def test_json_import_with_cycle_is_rejected(client: httpx.AsyncClient, admin_headers: H) -> None:
-    rows = [
+    rows: list[dict[str, str | None]] = [
         {"code": PROVINCE, "name": "Tỉnh", "level": "province", "parent_code": COMMUNE},
         {"code": COMMUNE, "name": "Xã", "level": "commune", "parent_code": PROVINCE},
     ]

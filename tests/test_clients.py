@@ -221,3 +221,17 @@ async def test_update_client_fields(client: httpx.AsyncClient, admin_headers: H)
     assert (
         await client.patch("/admin/v1/clients/cli_nope", json={}, headers=admin_headers)
     ).status_code == 404
+
+
+async def test_guessing_keys_is_braked_with_429(client: httpx.AsyncClient, admin_headers: H) -> None:
+    await provinces(client, admin_headers)
+    made = await new_client(client, admin_headers, [DONG_NAI])
+    for i in range(20):
+        r = await client.get("/v1/agencies", headers=bearer(f"pbk_guess{i}"))
+        assert r.status_code == 401
+    r = await client.get("/v1/agencies", headers=bearer("pbk_guess-again"))
+    assert r.status_code == 429
+    assert r.json()["code"] == "rate_limited" and int(r.headers["retry-after"]) >= 1
+    # The brake is per address, and it holds even for the right key until the window passes.
+    assert (await client.get("/v1/agencies", headers=bearer(made["api_key"]))).status_code == 429
+    assert (await client.get("/v1/agencies", headers=bearer("x" * 10_000))).status_code == 429

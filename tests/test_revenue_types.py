@@ -254,3 +254,10 @@ async def test_import_refuses_unreadable_files(client: httpx.AsyncClient, admin_
         )
         assert r.status_code == 422, (ctype, r.text)
         assert r.json()["code"] == "validation_error"
+
+
+async def test_seed_loader_is_idempotent(app: FastAPI, client: httpx.AsyncClient, key: H) -> None:
+    from app.services.seed import load_reference_catalogues
+
+    assert await load_reference_catalogues(app.state.container.db) == {"banks": 0, "revenue_types": 0}
+    assert len(await search(client, key, limit="500")) == 32

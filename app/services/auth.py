@@ -11,6 +11,8 @@ from app.errors import Unauthorized
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import constant_time_equals, hash_api_key
 
+MAX_KEY_LENGTH = 256
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -26,8 +28,13 @@ class Principal:
 
 
 async def authenticate_api_key(container: Container, key: str, address: str) -> Principal:
+    """The client behind an API key: one indexed lookup by the key's SHA-256, then expiry (rotated
+    keys), then enabled. Failures count against the caller's address (429 past the limit)."""
     limiter = container.auth_limiter
     limiter.check(address)
+    if len(key) > MAX_KEY_LENGTH:  # ours are ~47 characters; don't hash megabytes
+        limiter.fail(address)
+        raise Unauthorized("Unknown API key.")
     digest = hash_api_key(key)
     now = container.clock()
     async with container.db.session() as session:

@@ -50,8 +50,9 @@ async def load_reference_catalogues(db: Database) -> dict[str, int]:
                     name=row["name"],
                     search_text=fold(f"{row['code']} {row['name']}"),
                     kind=row["kind"],
+                    chapter=row.get("chapter") or None,
                     valid_from=date.fromisoformat(row["valid_from"]),
-                    valid_to=None,
+                    valid_to=date.fromisoformat(row["valid_to"]) if row.get("valid_to") else None,
                     is_current=True,
                 )
             )
