@@ -296,7 +296,7 @@ class DvcqgAdapter:
         # The platform hands each partner its own (LGSP) endpoints: no public defaults exist.
         if simulator_base_url is None:
             return {}
-        base = f"{simulator_base_url.rstrip('/')}/{self.name}"
+        base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
         return {"init_url": f"{base}/init", "query_url": f"{base}/query", "bill_url": f"{base}/bill"}
 
     def _headers(self, account: Account) -> dict[str, str]:

@@ -138,7 +138,7 @@ class PaygovAdapter:
         # PayGov endpoints are issued per province (LGSP): no public defaults exist.
         if simulator_base_url is None:
             return {}
-        base = f"{simulator_base_url.rstrip('/')}/{self.name}"
+        base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
         return {"endpoint": f"{base}/create", "receipt_url": f"{base}/receipt"}
 
     def _headers(self, account: Account) -> dict[str, str]:

@@ -62,7 +62,7 @@ class NationalHarness:
     def add_account(
         self, credentials: dict[str, Any], settings: dict[str, Any] | None = None, account_id: str = "acc_1"
     ) -> Account:
-        merged = {**self.adapter.default_settings(SIM_BASE), **(settings or {})}
+        merged = {**self.adapter.default_settings(f"{SIM_BASE}/{self.provider}"), **(settings or {})}
         creds, checked = self.adapter.validate_account(credentials, merged)
         account = Account(
             id=account_id,

@@ -341,7 +341,7 @@ async def test_refunds_not_supported() -> None:
 
 def test_validate_account() -> None:
     creds, settings = adapter.validate_account(
-        {"partner_code": " PBR001 ", "secret": "x"}, adapter.default_settings("http://sim.test/sandbox")
+        {"partner_code": " PBR001 ", "secret": "x"}, adapter.default_settings("http://sim.test/sandbox/dvcqg")
     )
     assert creds == {"partner_code": "PBR001", "secret": "x"}
     assert settings["query_url"] == "http://sim.test/sandbox/dvcqg/query" and settings["access_token"] is None
