@@ -133,6 +133,8 @@ async def test_empty_feed_and_limit_bounds(app: FastAPI, client: httpx.AsyncClie
     a_id, headers = await make_client(container)
     assert (await client.get("/v1/events", headers=headers)).json() == {"data": [], "next_after": None}
     await emit_many(container, a_id, 3)
+    r = await client.get("/v1/events", headers=headers, params={"after": ""})  # unset position
+    assert r.status_code == 200 and len(r.json()["data"]) == 3
     for bad in (0, -1, MAX_LIMIT + 1, "x"):
         r = await client.get("/v1/events", headers=headers, params={"limit": bad})
         assert r.status_code == 422, bad

@@ -28,6 +28,7 @@ from app.models import Client, WebhookDelivery
 from app.security import new_webhook_secret
 from app.services import webhooks
 from app.services.events import emit_event
+from app.workers import job_specs
 from tests.support import Clock, RoutingTransport
 
 PORTAL = "https://portal.example"
@@ -415,10 +416,10 @@ async def test_killed_after_claiming_is_retried_after_the_lease(
     assert len(portal.requests) == 1
 
 
-@pytest.mark.postgres_only
-async def test_two_dispatchers_on_postgres_deliver_each_event_once(
+async def test_two_dispatchers_deliver_each_event_once(
     settings: Settings, outbound: RoutingTransport, clock: Clock
 ) -> None:
+    """Two worker processes at once: SKIP LOCKED on PostgreSQL, the single writer on SQLite."""
     portal = Receiver(200, delay=0.005)
     outbound.handle(PORTAL, portal)
     async with another_app(settings, outbound, clock) as one, another_app(settings, outbound, clock) as two:
@@ -438,6 +439,17 @@ async def test_two_dispatchers_on_postgres_deliver_each_event_once(
     assert set(counts) == set(event_ids)
     assert max(counts.values()) == 1, "an event was sent twice"
     assert handled["one"] > 0 and handled["two"] > 0 and handled.total() == 120
+
+
+async def test_dispatcher_is_a_registered_worker_job(app: FastAPI, outbound: RoutingTransport) -> None:
+    (spec,) = [s for s in job_specs() if s.name == "webhooks"]
+    container = container_of(app)
+    client_id, _ = await make_client(container)
+    outbound.handle(PORTAL, Receiver(200))
+    event_id = await emit(container, client_id)
+    assert await spec.run(container) == 1
+    assert (await delivery_of(container, event_id)).status == "delivered"
+    assert await spec.run(container) == 0
 
 
 # ---------------------------------------------------------------------------- rotation and listing

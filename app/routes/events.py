@@ -42,5 +42,6 @@ async def get_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """The same events the webhooks carry, oldest first, for portals that cannot receive webhooks."""
-    page = await list_events(container, principal.client_id, after=after, limit=limit)
+    # An empty `after` (a portal's first poll with an unset position) means from the start.
+    page = await list_events(container, principal.client_id, after=after or None, limit=limit)
     return {"data": page.events, "next_after": page.next_after}
