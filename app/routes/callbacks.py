@@ -25,29 +25,12 @@ def _remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@router.api_route(
-    "/v1/callbacks/{provider}/{account_id}",
-    methods=["GET", "POST"],
-    summary="Gateway callback (IPN)",
-    response_class=Response,
-    responses={200: {"description": "The gateway's own acknowledgement format"}},
-)
 async def callback(provider: str, account_id: str, request: Request, container: ContainerDep) -> Response:
     """Where a gateway notifies us: stored raw, verified, applied once, answered in its own format."""
     reply = await handle_callback(container, provider, account_id, await _inbound(request), _remote(request))
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
 
-@router.api_route(
-    "/v1/returns/{provider}/{account_id}",
-    methods=["GET", "POST"],
-    summary="Browser return from a gateway",
-    response_class=Response,
-    responses={
-        303: {"description": "To the hosted result page"},
-        400: {"description": "Unverifiable return"},
-    },
-)
 async def browser_return(
     provider: str, account_id: str, request: Request, container: ContainerDep
 ) -> Response:
@@ -61,3 +44,27 @@ async def browser_return(
             status_code=400,
         )
     return RedirectResponse(f"/checkout/{result.checkout_token}/result", status_code=303)
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/v1/callbacks/{provider}/{account_id}",
+        callback,
+        methods=[_method],
+        operation_id=f"gateway_callback_{_method.lower()}",
+        summary=f"Gateway callback (IPN), {_method}",
+        response_class=Response,
+        responses={200: {"description": "The gateway's own acknowledgement format"}},
+    )
+    router.add_api_route(
+        "/v1/returns/{provider}/{account_id}",
+        browser_return,
+        methods=[_method],
+        operation_id=f"gateway_return_{_method.lower()}",
+        summary=f"Browser return from a gateway, {_method}",
+        response_class=Response,
+        responses={
+            303: {"description": "To the hosted result page"},
+            400: {"description": "Unverifiable return"},
+        },
+    )

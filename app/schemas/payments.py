@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 MAX_PAYMENT_AMOUNT = 100_000_000_000  # 100 billion VND: far above any fee; a gateway's own limit is lower
 MIN_EXPIRY_SECONDS = 60
@@ -109,14 +109,23 @@ class PaymentCreate(BaseModel):
             raise ValueError("metadata must be at most 4 KB of JSON")
         return value
 
-    @model_validator(mode="after")
-    def _totals(self) -> PaymentCreate:
-        total = sum(item.amount for item in self.items)
+    @field_validator("items")
+    @classmethod
+    def _total_within_limit(cls, items: list[ItemIn]) -> list[ItemIn]:
+        total = sum(item.amount for item in items)
         if total > MAX_PAYMENT_AMOUNT:
             raise ValueError(f"the items add up to {total} VND, over the limit of {MAX_PAYMENT_AMOUNT}")
-        if self.amount is not None and self.amount != total:
-            raise ValueError(f"amount {self.amount} does not equal the sum of the items ({total})")
-        return self
+        return items
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_is_the_sum(cls, amount: int | None, info: ValidationInfo) -> int | None:
+        items = info.data.get("items")
+        if amount is not None and items is not None:
+            total = sum(item.amount for item in items)
+            if amount != total:
+                raise ValueError(f"amount {amount} does not equal the sum of the items ({total})")
+        return amount
 
     @property
     def total(self) -> int:

@@ -41,9 +41,10 @@ async def emit_event(
     event = Event(
         id=new_id("evt"), type=type, client_id=client_id, payment_id=payment_id, data=data, created_at=now
     )
-    session.add(event)
     webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == client_id))
+    session.add(event)
     if webhook_url:
+        await session.flush()  # the delivery row references the event
         session.add(
             WebhookDelivery(
                 event_id=event.id, client_id=client_id, status="pending", next_attempt_at=now, created_at=now

@@ -136,11 +136,12 @@ async def _insert_payment(
             updated_at=now,
         )
         session.add(payment)
+        agency_id = agency.id
         try:
             await session.flush()
         except IntegrityError as exc:
             if "open_bill" in str(exc.orig) or "payments.agency_id" in str(exc.orig):
-                raise _DuplicateBillSignal(agency.id, body.dossier_code, bill_key) from exc
+                raise _DuplicateBillSignal(agency_id, body.dossier_code, bill_key) from exc
             raise
         for position, item in enumerate(body.items):
             session.add(
