@@ -97,6 +97,23 @@ async def test_bad_client_input_is_422(client: httpx.AsyncClient, admin_headers:
         ({"name": "A", "agency_codes": []}, "agency_codes"),
         ({"name": "", "agency_codes": [DONG_NAI]}, "name"),
         ({"name": "A", "agency_codes": [DONG_NAI], "webhook_url": "ftp://x"}, "webhook_url"),
+        (
+            {"name": "A", "agency_codes": [DONG_NAI], "webhook_url": "http://portal.example.vn/h"},
+            "webhook_url",
+        ),
+        (
+            {"name": "A", "agency_codes": [DONG_NAI], "webhook_url": "https://u:p@portal.example.vn/h"},
+            "webhook_url",
+        ),
+        (
+            {
+                "name": "A",
+                "agency_codes": [DONG_NAI],
+                "webhook_url": "https://evil.example/h",
+                "allowed_hosts": ["a.vn"],
+            },
+            "webhook_url",
+        ),
         ({"name": "A", "agency_codes": [DONG_NAI], "allowed_hosts": ["bad host/"]}, "allowed_hosts[0]"),
     ]
     for body, field in cases:
@@ -216,6 +233,17 @@ async def test_update_client_fields(client: httpx.AsyncClient, admin_headers: H)
         ["b.example.vn"],
     )
     assert r.json()["agency_codes"] == [DONG_NAI]
+    # The webhook host must stay among the allowed hosts.
+    r = await client.patch(url, json={"webhook_url": "https://c.example.vn/h"}, headers=admin_headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "webhook_url"
+    r = await client.patch(url, json={"webhook_url": "https://b.example.vn/h"}, headers=admin_headers)
+    assert r.status_code == 200 and r.json()["webhook_url"] == "https://b.example.vn/h"
+    r = await client.patch(url, json={"allowed_hosts": ["c.example.vn"]}, headers=admin_headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "webhook_url"
+    r = await client.patch(url, json={"allowed_hosts": []}, headers=admin_headers)
+    assert r.status_code == 200 and r.json()["allowed_hosts"] == []
+    r = await client.patch(url, json={"webhook_url": "http://localhost:9000/h"}, headers=admin_headers)
+    assert r.status_code == 200  # development settings allow a local http receiver
     r = await client.patch(url, json={"agency_codes": ["000.00.00.Z99"]}, headers=admin_headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "agency_codes[0]"
     assert (

@@ -248,7 +248,14 @@ async def test_bad_import_lists_every_bad_line_and_imports_nothing(
 
 
 async def test_import_refuses_unreadable_files(client: httpx.AsyncClient, admin_headers: H) -> None:
-    for body, ctype in ((b"{not json", "application/json"), (b"\xff\xfe", "text/csv"), (b"a", "image/png")):
+    cases = (
+        (b"{not json", "application/json"),
+        (b"code,name\n2771,x", "application/json"),
+        (b'{"rows": []}', "application/json"),
+        (b"\xff\xfe", "text/csv"),
+        (b"a", "image/png"),
+    )
+    for body, ctype in cases:
         r = await client.post(
             "/admin/v1/revenue-types:import", content=body, headers={**admin_headers, "Content-Type": ctype}
         )

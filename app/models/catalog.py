@@ -39,13 +39,15 @@ class Agency(Base):
     """
 
     __tablename__ = "agencies"
+    # text_pattern_ops lets PostgreSQL use the index for ``path LIKE '/A/B/%'`` in any collation.
+    __table_args__ = (Index("ix_agencies_path", "path", postgresql_ops={"path": "text_pattern_ops"}),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(500))
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="RESTRICT"))
-    path: Mapped[str] = mapped_column(String(2000), index=True)
+    path: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,7 +16,16 @@ from app.services import agencies as agency_service
 from app.services import catalog as catalog_service
 from app.services import clients as client_service
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[AdminDep],
+    responses={
+        401: {"description": "Missing or wrong operator token"},
+        422: {"description": "Invalid input: `errors` names each field"},
+        503: {"description": "`admin_disabled`: PAYBRIDGE_ADMIN_TOKEN is empty"},
+    },
+)
 
 AgencyCode = Annotated[str, Path(max_length=64, description="Mã định danh, e.g. 000.00.31.H56")]
 _IMPORT_BODY: dict[str, Any] = {
@@ -262,11 +271,8 @@ async def put_revenue_type(
 ) -> RevenueTypeDetail:
     """Write a validity period of a code as a new version (same `valid_from` supersedes; history kept).
     201 when a version was written, 200 when nothing changed."""
-    row, changed = await catalog_service.upsert_revenue_type(container.db, code, body.model_dump())
+    row, changed, history = await catalog_service.upsert_revenue_type(container.db, code, body.model_dump())
     response.status_code = 201 if changed else 200
-    _, history = await catalog_service.get_revenue_type(
-        container.db, row.code, active_on=None, today=catalog_service.vn_today(container.clock())
-    )
     return RevenueTypeDetail(
         **RevenueTypeOut.of(row).model_dump(), versions=[RevenueTypeOut.of(r) for r in history]
     )

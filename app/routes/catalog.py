@@ -13,7 +13,9 @@ from app.models import Agency, Bank, RevenueType
 from app.services import agencies as agency_service
 from app.services import catalog as catalog_service
 
-router = APIRouter(prefix="/v1", tags=["catalogue"])
+router = APIRouter(
+    prefix="/v1", tags=["catalogue"], responses={401: {"description": "Missing, wrong or expired API key"}}
+)
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")]

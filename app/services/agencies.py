@@ -86,7 +86,7 @@ class RowError:
 def parse_import_file(body: bytes, content_type: str) -> list[ImportRow]:
     """Rows of a CSV (header line first) or JSON (an array, or ``{"data": [...]}``) upload."""
     media = content_type.split(";", 1)[0].strip().lower()
-    if media in ("application/json", "") and body.lstrip()[:1] in (b"[", b"{"):
+    if media == "application/json" or (media == "" and body.lstrip()[:1] in (b"[", b"{")):
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

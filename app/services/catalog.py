@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,12 +215,7 @@ async def _timelines(session: AsyncSession, codes: Collection[str]) -> dict[str,
 
 async def _write(session: AsyncSession, timeline: _Timeline, spec: RevenueSpec, replaced: Any) -> RevenueType:
     if isinstance(replaced, RevenueType):
-        await session.execute(
-            update(RevenueType)
-            .where(RevenueType.id == replaced.id)
-            .values(is_current=False)
-            .execution_options(synchronize_session=False)
-        )
+        replaced.is_current = False
     timeline.max_version += 1
     row = RevenueType(
         code=spec.code,
@@ -239,8 +234,11 @@ async def _write(session: AsyncSession, timeline: _Timeline, spec: RevenueSpec, 
     return row
 
 
-async def upsert_revenue_type(db: Database, code: str, data: dict[str, Any]) -> tuple[RevenueType, bool]:
-    """Write one validity period of a code: a new version, never an edit. Returns (row, changed)."""
+async def upsert_revenue_type(
+    db: Database, code: str, data: dict[str, Any]
+) -> tuple[RevenueType, bool, list[RevenueType]]:
+    """Write one validity period of a code: a new version, never an edit.
+    Returns (the period as stored, whether a version was written, every version oldest first)."""
     spec, problems = parse_revenue_type(code, data)
     if spec is None:
         raise ValidationFailed(
@@ -253,12 +251,17 @@ async def upsert_revenue_type(db: Database, code: str, data: dict[str, Any]) -> 
             if action == "error":
                 raise ValidationFailed("Overlapping validity.", errors=[{"field": where, "message": message}])
             if action == "unchanged" and isinstance(replaced, RevenueType):
-                return replaced, False
-            row = await _write(session, timeline, spec, replaced)
+                row, changed = replaced, False
+            else:
+                row, changed = await _write(session, timeline, spec, replaced), True
             await session.flush()
+            history = await session.scalars(
+                select(RevenueType).where(RevenueType.code == spec.code).order_by(RevenueType.version)
+            )
+            versions = list(history.all())
     except IntegrityError as exc:
         raise Conflict(f"Revenue type {spec.code} was changed concurrently; retry.") from exc
-    return row, True
+    return row, changed, versions
 
 
 async def import_revenue_types(db: Database, rows: Sequence[ImportRow]) -> dict[str, int]:

@@ -56,14 +56,26 @@ class NewKey:
     previous_keys_expire_at: datetime | None
 
 
-def _check_url(url: str | None, errors: list[dict[str, str]]) -> None:
+def _check_url(
+    url: str | None, hosts: Sequence[str], container: Container, errors: list[dict[str, str]]
+) -> None:
+    """The same rule payments apply to return_url: https (http only for localhost in development),
+    no credentials, and a registered host when the client has allowed_hosts."""
     if url is None:
         return
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append({"field": "webhook_url", "message": "must be an absolute http(s) URL"})
+    host = (parts.hostname or "").lower()
+    local = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme not in ("http", "https") or not host:
+        errors.append({"field": "webhook_url", "message": "must be an absolute https URL"})
+    elif parts.scheme != "https" and not (local and container.settings.is_development):
+        errors.append(
+            {"field": "webhook_url", "message": "must be https (http only for localhost in development)"}
+        )
     elif parts.username or parts.password:
         errors.append({"field": "webhook_url", "message": "must not carry credentials"})
+    elif hosts and host not in hosts:
+        errors.append({"field": "webhook_url", "message": "host is not in allowed_hosts"})
 
 
 def _check_hosts(hosts: Sequence[str] | None, errors: list[dict[str, str]]) -> list[str] | None:
@@ -119,8 +131,8 @@ async def create_client(
     errors: list[dict[str, str]] = []
     if not name.strip():
         errors.append({"field": "name", "message": "must not be empty"})
-    _check_url(webhook_url, errors)
     hosts = _check_hosts(allowed_hosts, errors)
+    _check_url(webhook_url, hosts or [], container, errors)
     now = container.clock()
     async with container.db.transaction() as session:
         agencies = await _agencies_for(session, agency_codes, errors)
@@ -197,10 +209,11 @@ async def update_client(container: Container, client_id: str, changes: dict[str,
         errors.append({"field": "name", "message": "must not be empty"})
     if "enabled" in changes and changes["enabled"] is None:
         errors.append({"field": "enabled", "message": "must be true or false"})
-    _check_url(changes.get("webhook_url"), errors)
-    hosts = _check_hosts(changes.get("allowed_hosts"), errors) if "allowed_hosts" in changes else None
+    hosts = _check_hosts(changes.get("allowed_hosts") or [], errors) if "allowed_hosts" in changes else None
     async with container.db.transaction() as session:
         client = await _require(session, client_id, lock=True)
+        url = changes.get("webhook_url", client.webhook_url)
+        _check_url(url, client.allowed_hosts if hosts is None else hosts, container, errors)
         agencies = None
         if "agency_codes" in changes:
             agencies = await _agencies_for(session, changes["agency_codes"] or [], errors)
