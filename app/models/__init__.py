@@ -4,6 +4,7 @@ from app.models.base import Base
 from app.models.catalog import Agency, AgencyTarget, Bank, BeneficiaryAccount, RevenueType
 from app.models.clients import ApiKey, Client, ClientAgency
 from app.models.gateways import InboundCallback, ProviderAccount
+from app.models.money import Receipt, ReceiptSeries, ReconciliationItem, ReconciliationRun, Refund
 from app.models.outbox import WebhookAttemptLog, WebhookDelivery
 from app.models.payments import Attempt, Event, IdempotencyRecord, Payment, PaymentItem
 
@@ -23,6 +24,11 @@ __all__ = [
     "Payment",
     "PaymentItem",
     "ProviderAccount",
+    "Receipt",
+    "ReceiptSeries",
+    "ReconciliationItem",
+    "ReconciliationRun",
+    "Refund",
     "RevenueType",
     "WebhookAttemptLog",
     "WebhookDelivery",
