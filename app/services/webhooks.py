@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +34,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app import __version__
 from app.container import Container
+from app.db import Database
 from app.errors import Conflict, NotFound
 from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
 from app.security import Vault, new_webhook_secret
@@ -229,7 +232,7 @@ async def record(container: Container, claim: Claim, result: TryResult) -> str:
         else:
             outcome = "retry"
             values["next_attempt_at"] = now + delay
-    async with container.db.transaction() as session:
+    async with _write_turn(container.db), container.db.transaction() as session:
         session.add(
             WebhookAttemptLog(
                 delivery_id=claim.delivery_id,
@@ -267,6 +270,17 @@ async def record(container: Container, claim: Claim, result: TryResult) -> str:
         },
     )
     return outcome
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _write_turn(db: Database) -> AbstractAsyncContextManager[object]:
+    """On SQLite (one writer at a time) queue this process's writes in memory: concurrent
+    ``BEGIN IMMEDIATE`` would otherwise wait in SQLite's sleeping busy handler."""
+    if not db.is_sqlite:
+        return nullcontext()
+    return _SQLITE_WRITERS.setdefault(db, asyncio.Lock())
 
 
 async def dispatch_due(container: Container, *, limit: int = BATCH_SIZE) -> int:
