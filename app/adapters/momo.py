@@ -202,7 +202,7 @@ class MomoAdapter:
         return creds, out
 
     def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
-        base = f"{simulator_base_url.rstrip('/')}/momo" if simulator_base_url else PUBLIC_TEST_ENDPOINT
+        base = simulator_base_url.rstrip("/") if simulator_base_url else PUBLIC_TEST_ENDPOINT
         return {"endpoint": base, "request_type": "captureWallet"}
 
     async def create_checkout(

@@ -129,7 +129,7 @@ class ZalopayAdapter:
         return creds, out
 
     def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
-        base = f"{simulator_base_url.rstrip('/')}/zalopay" if simulator_base_url else PUBLIC_TEST_ENDPOINT
+        base = simulator_base_url.rstrip("/") if simulator_base_url else PUBLIC_TEST_ENDPOINT
         return {"endpoint": base}
 
     async def create_checkout(

@@ -35,7 +35,7 @@ SIM_BASE = f"{SIM_ORIGIN}/sandbox"
 
 def make_account(adapter: GatewayAdapter, credentials: dict[str, str], **settings: Any) -> Account:
     """An account whose endpoint is the simulator and whose callback/return go to merchant.test."""
-    merged = {**adapter.default_settings(SIM_BASE), **settings}
+    merged = {**adapter.default_settings(f"{SIM_BASE}/{adapter.name}"), **settings}
     creds, normalised = adapter.validate_account(credentials, merged)
     return Account(
         id="acc-1",

