@@ -73,7 +73,11 @@ async def make_account(
     credentials: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"agency_code": agency_code, "provider": provider, "credentials": credentials or {}}
+    body: dict[str, Any] = {
+        "agency_code": agency_code,
+        "provider": provider,
+        "credentials": credentials or {},
+    }
     if settings is not None:
         body["settings"] = settings
     r = await client.post("/admin/v1/provider-accounts", json=body, headers=admin)
@@ -113,7 +117,9 @@ async def create(
     return await client.post("/v1/payments", json=bill(**overrides), headers=headers)
 
 
-async def pay_in_sandbox(client: httpx.AsyncClient, checkout_url: str, outcome: str = "success") -> httpx.Response:
+async def pay_in_sandbox(
+    client: httpx.AsyncClient, checkout_url: str, outcome: str = "success"
+) -> httpx.Response:
     """What the citizen's browser does on the sandbox gateway page (the simulator then calls us)."""
     page = await client.get(checkout_url)
     assert page.status_code == 200, page.text

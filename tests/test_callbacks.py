@@ -44,7 +44,12 @@ async def _secret(app: FastAPI, account_id: str) -> tuple[str, str]:
 
 
 async def _ipn(
-    client: httpx.AsyncClient, world: World, secret: str, body: dict[str, Any], *, signature: str | None = None
+    client: httpx.AsyncClient,
+    world: World,
+    secret: str,
+    body: dict[str, Any],
+    *,
+    signature: str | None = None,
 ) -> httpx.Response:
     raw = orjson.dumps(body)
     sig = signature if signature is not None else sign(secret, raw.decode())
@@ -89,7 +94,13 @@ async def test_bad_signature_changes_nothing_and_is_stored(
     p = await _sandbox_payment(client, world)
     merchant, secret = await _secret(app, world.sandbox_account_id)
     ref = p["attempts"][0]["reference"]
-    body = {"merchant_id": merchant, "reference": ref, "amount": 50000, "status": "success", "transaction_id": "T1"}
+    body = {
+        "merchant_id": merchant,
+        "reference": ref,
+        "amount": 50000,
+        "status": "success",
+        "transaction_id": "T1",
+    }
     r = await _ipn(client, world, secret, body, signature="0" * 64)
     assert r.status_code == 401
     got = (await client.get(f"/v1/payments/{p['id']}", headers=world.headers)).json()
@@ -109,7 +120,12 @@ async def test_signature_of_another_account_is_rejected(
     _, other_secret = await _secret(app, other["id"])
     p = await _sandbox_payment(client, world)
     merchant, _ = await _secret(app, world.sandbox_account_id)
-    body = {"merchant_id": merchant, "reference": p["attempts"][0]["reference"], "amount": 50000, "status": "success"}
+    body = {
+        "merchant_id": merchant,
+        "reference": p["attempts"][0]["reference"],
+        "amount": 50000,
+        "status": "success",
+    }
     assert (await _ipn(client, world, other_secret, body)).status_code == 401
 
 
@@ -125,7 +141,9 @@ async def test_unknown_reference_is_stored_and_acknowledged(
 
 
 async def test_unknown_account_is_stored(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:
-    r = await client.post("/v1/callbacks/sandbox/pa_nope", content=b"{}", headers={"X-Sandbox-Signature": "x"})
+    r = await client.post(
+        "/v1/callbacks/sandbox/pa_nope", content=b"{}", headers={"X-Sandbox-Signature": "x"}
+    )
     assert r.status_code == 404
     [cb] = await _rows(app, InboundCallback)
     assert cb.verdict == "unknown_account"
@@ -134,7 +152,12 @@ async def test_unknown_account_is_stored(client: httpx.AsyncClient, app: FastAPI
 async def test_wrong_amount_changes_nothing(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:
     p = await _sandbox_payment(client, world)
     merchant, secret = await _secret(app, world.sandbox_account_id)
-    body = {"merchant_id": merchant, "reference": p["attempts"][0]["reference"], "amount": 5000, "status": "success"}
+    body = {
+        "merchant_id": merchant,
+        "reference": p["attempts"][0]["reference"],
+        "amount": 5000,
+        "status": "success",
+    }
     r = await _ipn(client, world, secret, body)
     assert r.status_code == 422
     got = (await client.get(f"/v1/payments/{p['id']}", headers=world.headers)).json()
@@ -143,7 +166,9 @@ async def test_wrong_amount_changes_nothing(client: httpx.AsyncClient, app: Fast
     assert cb.verdict == "amount_mismatch"
 
 
-async def test_duplicate_callback_changes_nothing(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:
+async def test_duplicate_callback_changes_nothing(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
     p = await _sandbox_payment(client, world)
     merchant, secret = await _secret(app, world.sandbox_account_id)
     body = {
@@ -165,13 +190,17 @@ async def test_duplicate_callback_changes_nothing(client: httpx.AsyncClient, app
     assert got["status"] == "succeeded" and got["attempts"][0]["status"] == "succeeded"
 
 
-async def test_failed_then_success_on_another_attempt(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:
+async def test_failed_then_success_on_another_attempt(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
     p = await _sandbox_payment(client, world)
     await pay_in_sandbox(client, p["checkout_url"], "failed")
     got = (await client.get(f"/v1/payments/{p['id']}", headers=world.headers)).json()
     assert got["status"] == "pending" and got["attempts"][0]["status"] == "failed"
     again = (
-        await client.post(f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers)
+        await client.post(
+            f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers
+        )
     ).json()
     await pay_in_sandbox(client, again["checkout_url"])
     got = (await client.get(f"/v1/payments/{p['id']}", headers=world.headers)).json()
@@ -185,7 +214,12 @@ async def test_late_success_after_cancel_is_accepted_and_flagged(
     p = await _sandbox_payment(client, world)
     assert (await client.post(f"/v1/payments/{p['id']}/cancel", headers=world.headers)).status_code == 200
     merchant, secret = await _secret(app, world.sandbox_account_id)
-    body = {"merchant_id": merchant, "reference": p["attempts"][0]["reference"], "amount": 50000, "status": "success"}
+    body = {
+        "merchant_id": merchant,
+        "reference": p["attempts"][0]["reference"],
+        "amount": 50000,
+        "status": "success",
+    }
     assert (await _ipn(client, world, secret, body)).status_code == 200
     got = (await client.get(f"/v1/payments/{p['id']}", headers=world.headers)).json()
     assert got["status"] == "succeeded"
@@ -199,7 +233,9 @@ async def test_second_success_is_duplicate_paid_never_lost(
 ) -> None:
     p = await _sandbox_payment(client, world)
     second = (
-        await client.post(f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers)
+        await client.post(
+            f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers
+        )
     ).json()
     # The citizen paid in two tabs.
     await pay_in_sandbox(client, p["checkout_url"])
@@ -212,7 +248,9 @@ async def test_second_success_is_duplicate_paid_never_lost(
     assert types == ["payment.duplicate_paid", "payment.succeeded"]
 
 
-async def test_unparseable_body_is_stored_and_refused(client: httpx.AsyncClient, app: FastAPI, world: World) -> None:
+async def test_unparseable_body_is_stored_and_refused(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
     _, secret = await _secret(app, world.sandbox_account_id)
     raw = b"\xff\xfe not json"
     r = await client.post(

@@ -28,7 +28,9 @@ async def test_50_concurrent_identical_creates_make_one_payment(
 ) -> None:
     body = bill(provider="sandbox")
     headers = {**world.headers, "Idempotency-Key": "same-key-50"}
-    responses = await asyncio.gather(*[client.post("/v1/payments", json=body, headers=headers) for _ in range(50)])
+    responses = await asyncio.gather(
+        *[client.post("/v1/payments", json=body, headers=headers) for _ in range(50)]
+    )
     assert [r.status_code for r in responses] == [201] * 50
     replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
     assert len(replayed) == 49

@@ -73,7 +73,14 @@ async def test_keys_are_scoped_per_client(
     assert a.json()["id"] != b.json()["id"]
 
 
-@pytest.mark.parametrize(("key", "code", "status"), [(None, "idempotency_key_missing", 400), ("has space", "bad_request", 400), ("x" * 256, "bad_request", 400)])
+@pytest.mark.parametrize(
+    ("key", "code", "status"),
+    [
+        (None, "idempotency_key_missing", 400),
+        ("has space", "bad_request", 400),
+        ("x" * 256, "bad_request", 400),
+    ],
+)
 async def test_idempotency_key_required_and_ascii(
     client: httpx.AsyncClient, world: World, key: str | None, code: str, status: int
 ) -> None:
@@ -144,12 +151,16 @@ async def test_items_that_do_not_add_up_say_so(client: httpx.AsyncClient, world:
 
 
 async def test_amount_over_gateway_limit(client: httpx.AsyncClient, world: World) -> None:
-    r = await create(client, world, provider="sandbox", items=[{"revenue_type_code": "2771", "amount": 2_000_000_000}])
+    r = await create(
+        client, world, provider="sandbox", items=[{"revenue_type_code": "2771", "amount": 2_000_000_000}]
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "validation_error"
 
 
-async def test_provider_without_account_is_provider_unavailable(client: httpx.AsyncClient, world: World) -> None:
+async def test_provider_without_account_is_provider_unavailable(
+    client: httpx.AsyncClient, world: World
+) -> None:
     r = await create(client, world, provider="vnpay")
     assert r.status_code == 422
     assert r.json()["code"] == "provider_unavailable"
@@ -173,7 +184,9 @@ async def test_null_bill_code_is_one_bill(client: httpx.AsyncClient, world: Worl
     assert r.status_code == 409 and r.json()["code"] == "duplicate_bill"
 
 
-async def test_get_list_and_scope(client: httpx.AsyncClient, world: World, admin_headers: dict[str, str]) -> None:
+async def test_get_list_and_scope(
+    client: httpx.AsyncClient, world: World, admin_headers: dict[str, str]
+) -> None:
     created = [(await create(client, world, dossier_code=f"L-{i}")).json() for i in range(5)]
     got = await client.get(f"/v1/payments/{created[0]['id']}", headers=world.headers)
     assert got.status_code == 200 and got.json()["id"] == created[0]["id"]
@@ -188,7 +201,9 @@ async def test_get_list_and_scope(client: httpx.AsyncClient, world: World, admin
         if cursor is None:
             break
     assert seen == [p["id"] for p in reversed(created)]
-    filtered = (await client.get("/v1/payments", params={"dossier_code": "L-3"}, headers=world.headers)).json()
+    filtered = (
+        await client.get("/v1/payments", params={"dossier_code": "L-3"}, headers=world.headers)
+    ).json()
     assert [p["dossier_code"] for p in filtered["data"]] == ["L-3"]
 
     # Another province's client sees none of it: 404, not 403.
@@ -232,12 +247,16 @@ async def test_offline_payment_is_paid_not_online(client: httpx.AsyncClient, wor
 
 async def test_switch_gateway_opens_a_new_attempt(client: httpx.AsyncClient, world: World) -> None:
     p = (await create(client, world)).json()
-    r = await client.post(f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers)
+    r = await client.post(
+        f"/v1/payments/{p['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert len(body["attempts"]) == 1 and body["provider"] == "sandbox"
     assert body["checkout_url"] == body["attempts"][0]["checkout_url"]
-    r2 = await client.post(f"/v1/payments/{p['id']}/attempts", json={"provider": "momo"}, headers=world.headers)
+    r2 = await client.post(
+        f"/v1/payments/{p['id']}/attempts", json={"provider": "momo"}, headers=world.headers
+    )
     assert r2.status_code == 422 and r2.json()["code"] == "provider_unavailable"
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:06:12.418590
+Create Date: 2026-11-21 06:15:35.652358
 """
 
 from collections.abc import Sequence
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('code', name=op.f('uq_agencies_code'))
     )
     with op.batch_alter_table('agencies', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_agencies_path'), ['path'], unique=False)
+        batch_op.create_index('ix_agencies_path', ['path'], unique=False, postgresql_ops={'path': 'text_pattern_ops'})
 
     op.create_table('banks',
     sa.Column('bin', sa.String(length=6), nullable=False),
@@ -225,6 +225,19 @@ def upgrade() -> None:
     with op.batch_alter_table('provider_accounts', schema=None) as batch_op:
         batch_op.create_index('ix_provider_accounts_agency_provider', ['agency_id', 'provider'], unique=False)
 
+    op.create_table('receipt_series',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('form_number', sa.String(length=32), nullable=False),
+    sa.Column('symbol', sa.String(length=32), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('next_number', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('next_number >= 1', name=op.f('ck_receipt_series_next_number_positive')),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_receipt_series_agency_id_agencies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_series')),
+    sa.UniqueConstraint('agency_id', 'form_number', 'symbol', 'year', name=op.f('uq_receipt_series_agency_id_form_number_symbol_year'))
+    )
     op.create_table('attempts',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('payment_id', sa.String(length=40), nullable=False),
@@ -288,6 +301,109 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_items')),
     sa.UniqueConstraint('payment_id', 'position', name=op.f('uq_payment_items_payment_id_position'))
     )
+    op.create_table('receipts',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('payment_id', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('series_id', sa.Integer(), nullable=False),
+    sa.Column('form_number', sa.String(length=32), nullable=False),
+    sa.Column('symbol', sa.String(length=32), nullable=False),
+    sa.Column('number', sa.BigInteger(), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('content', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('gateway_receipt_url', sa.Text(), nullable=True),
+    sa.Column('gateway_receipt', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
+    sa.Column('gateway_receipt_checked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_receipts_amount_positive')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_receipts_payment_id_payments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['series_id'], ['receipt_series.id'], name=op.f('fk_receipts_series_id_receipt_series')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipts')),
+    sa.UniqueConstraint('payment_id', 'kind', name=op.f('uq_receipts_payment_id_kind')),
+    sa.UniqueConstraint('series_id', 'number', name=op.f('uq_receipts_series_id_number'))
+    )
+    op.create_table('reconciliation_runs',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('provider_account_id', sa.String(length=40), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('file_sha256', sa.String(length=64), nullable=False),
+    sa.Column('filename', sa.String(length=300), nullable=True),
+    sa.Column('row_count', sa.Integer(), nullable=False),
+    sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['provider_account_id'], ['provider_accounts.id'], name=op.f('fk_reconciliation_runs_provider_account_id_provider_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliation_runs')),
+    sa.UniqueConstraint('provider', 'provider_account_id', 'day', 'file_sha256', name=op.f('uq_reconciliation_runs_provider_provider_account_id_day_file_sha256'))
+    )
+    with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_reconciliation_runs_created', ['created_at', 'id'], unique=False)
+
+    op.create_table('reconciliation_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('run_id', sa.String(length=40), nullable=False),
+    sa.Column('row_key', sa.String(length=200), nullable=False),
+    sa.Column('line_number', sa.Integer(), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=True),
+    sa.Column('provider_transaction_id', sa.String(length=128), nullable=True),
+    sa.Column('attempt_id', sa.String(length=40), nullable=True),
+    sa.Column('payment_id', sa.String(length=40), nullable=True),
+    sa.Column('their_amount', sa.BigInteger(), nullable=True),
+    sa.Column('our_amount', sa.BigInteger(), nullable=True),
+    sa.Column('their_status', sa.String(length=64), nullable=True),
+    sa.Column('our_status', sa.String(length=16), nullable=True),
+    sa.Column('detail', sa.String(length=500), nullable=True),
+    sa.Column('action', sa.String(length=64), nullable=True),
+    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['run_id'], ['reconciliation_runs.id'], name=op.f('fk_reconciliation_items_run_id_reconciliation_runs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliation_items')),
+    sa.UniqueConstraint('run_id', 'row_key', name=op.f('uq_reconciliation_items_run_id_row_key'))
+    )
+    with op.batch_alter_table('reconciliation_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reconciliation_items_status'), ['status'], unique=False)
+
+    op.create_table('refunds',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('payment_id', sa.String(length=40), nullable=False),
+    sa.Column('attempt_id', sa.String(length=40), nullable=False),
+    sa.Column('client_id', sa.String(length=40), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('provider_account_id', sa.String(length=40), nullable=True),
+    sa.Column('reference', sa.String(length=64), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=300), nullable=False),
+    sa.Column('origin', sa.String(length=16), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('full', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('provider_refund_id', sa.String(length=128), nullable=True),
+    sa.Column('wire', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('raw_response', sa.Text(), nullable=True),
+    sa.Column('failure_code', sa.String(length=64), nullable=True),
+    sa.Column('failure_message', sa.String(length=500), nullable=True),
+    sa.Column('operator_note', sa.String(length=1000), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('next_check_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('check_count', sa.Integer(), nullable=False),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount > 0', name=op.f('ck_refunds_amount_positive')),
+    sa.ForeignKeyConstraint(['attempt_id'], ['attempts.id'], name=op.f('fk_refunds_attempt_id_attempts')),
+    sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_refunds_client_id_clients')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['provider_account_id'], ['provider_accounts.id'], name=op.f('fk_refunds_provider_account_id_provider_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
+    sa.UniqueConstraint('payment_id', 'idempotency_key', name=op.f('uq_refunds_payment_id_idempotency_key')),
+    sa.UniqueConstraint('reference', name=op.f('uq_refunds_reference'))
+    )
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refunds_attempt_id'), ['attempt_id'], unique=False)
+        batch_op.create_index('ix_refunds_due_check', ['status', 'next_check_at'], unique=False)
+        batch_op.create_index('ix_refunds_payment', ['payment_id', 'created_at'], unique=False)
+
     op.create_table('webhook_deliveries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=40), nullable=False),
@@ -336,6 +452,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_webhook_deliveries_client_id'))
 
     op.drop_table('webhook_deliveries')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index('ix_refunds_payment')
+        batch_op.drop_index('ix_refunds_due_check')
+        batch_op.drop_index(batch_op.f('ix_refunds_attempt_id'))
+
+    op.drop_table('refunds')
+    with op.batch_alter_table('reconciliation_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reconciliation_items_status'))
+
+    op.drop_table('reconciliation_items')
+    with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_reconciliation_runs_created')
+
+    op.drop_table('reconciliation_runs')
+    op.drop_table('receipts')
     op.drop_table('payment_items')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_events_payment_id'))
@@ -347,6 +478,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_attempts_due_check')
 
     op.drop_table('attempts')
+    op.drop_table('receipt_series')
     with op.batch_alter_table('provider_accounts', schema=None) as batch_op:
         batch_op.drop_index('ix_provider_accounts_agency_provider')
 
@@ -385,7 +517,7 @@ def downgrade() -> None:
     op.drop_table('clients')
     op.drop_table('banks')
     with op.batch_alter_table('agencies', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_agencies_path'))
+        batch_op.drop_index('ix_agencies_path', postgresql_ops={'path': 'text_pattern_ops'})
 
     op.drop_table('agencies')
     # ### end Alembic commands ###
