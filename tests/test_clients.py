@@ -263,3 +263,23 @@ async def test_guessing_keys_is_braked_with_429(client: httpx.AsyncClient, admin
     # The brake is per address, and it holds even for the right key until the window passes.
     assert (await client.get("/v1/agencies", headers=bearer(made["api_key"]))).status_code == 429
     assert (await client.get("/v1/agencies", headers=bearer("x" * 10_000))).status_code == 429
+
+
+async def test_client_list_pages_with_agencies_and_keys(client: httpx.AsyncClient, admin_headers: H) -> None:
+    await provinces(client, admin_headers)
+    made = [
+        await new_client(client, admin_headers, codes)
+        for codes in ([DONG_NAI], [HA_NOI, DN_JUSTICE], [HN_JUSTICE])
+    ]
+    await client.post(f"/admin/v1/clients/{made[1]['id']}/keys", headers=admin_headers)
+    first = (await client.get("/admin/v1/clients", params={"limit": 2}, headers=admin_headers)).json()
+    rest = (
+        await client.get(
+            "/admin/v1/clients", params={"limit": 2, "cursor": first["next_cursor"]}, headers=admin_headers
+        )
+    ).json()
+    assert rest["next_cursor"] is None
+    listed = first["data"] + rest["data"]
+    assert [c["id"] for c in listed] == [m["id"] for m in made]
+    assert [c["agency_codes"] for c in listed] == [[DONG_NAI], sorted([HA_NOI, DN_JUSTICE]), [HN_JUSTICE]]
+    assert [len(c["keys"]) for c in listed] == [1, 2, 1]

@@ -159,19 +159,26 @@ async def create_client(
     return NewClient(view, plaintext, secret)
 
 
+async def _views(session: AsyncSession, clients: Sequence[Client]) -> list[ClientView]:
+    """Views of many clients in two queries (agencies, keys), not two per client."""
+    ids = [c.id for c in clients]
+    codes: dict[str, list[str]] = {i: [] for i in ids}
+    keys: dict[str, list[ApiKey]] = {i: [] for i in ids}
+    rows = await session.execute(
+        select(ClientAgency.client_id, Agency.code)
+        .join(Agency, ClientAgency.agency_id == Agency.id)
+        .where(ClientAgency.client_id.in_(ids))
+        .order_by(Agency.code)
+    )
+    for client_id, code in rows:
+        codes[client_id].append(code)
+    for key in await session.scalars(select(ApiKey).where(ApiKey.client_id.in_(ids)).order_by(ApiKey.id)):
+        keys[key.client_id].append(key)
+    return [ClientView(c, codes[c.id], keys[c.id]) for c in clients]
+
+
 async def _view(session: AsyncSession, client: Client) -> ClientView:
-    codes = (
-        await session.scalars(
-            select(Agency.code)
-            .join(ClientAgency, ClientAgency.agency_id == Agency.id)
-            .where(ClientAgency.client_id == client.id)
-            .order_by(Agency.code)
-        )
-    ).all()
-    keys = (
-        await session.scalars(select(ApiKey).where(ApiKey.client_id == client.id).order_by(ApiKey.id))
-    ).all()
-    return ClientView(client, list(codes), list(keys))
+    return (await _views(session, [client]))[0]
 
 
 async def _require(session: AsyncSession, client_id: str, *, lock: bool = False) -> Client:
@@ -197,7 +204,7 @@ async def list_clients(
         stmt = stmt.where(Client.id > after[0])
     async with container.db.session() as session:
         clients = list((await session.scalars(stmt)).all())
-        views = [await _view(session, c) for c in clients[:limit]]
+        views = await _views(session, clients[:limit])
     next_cursor = encode_cursor(clients[limit - 1].id) if len(clients) > limit else None
     return Page(views, next_cursor)
 
