@@ -165,3 +165,74 @@ async def test_vietqr_payload_and_bank_credit(
     assert payment["attempts"][0]["reference"] in qr
     assert qr.isascii()
     assert account["callback_url"].endswith(account["id"])
+
+
+async def test_vietqr_bank_credits_matched_duplicated_short_and_unmatched(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    await ensure_agencies(client, admin_headers)
+    creds = {
+        "bank_bin": "970436",
+        "account_number": "0011009999999",
+        "account_name": "KHO BAC DEMO",
+        "notify_secret": "n0tify-secret-0123456789",
+    }
+    await make_account(client, admin_headers, "vietqr", agency_code=PROVINCE, credentials=creds)
+    key, client_id, secret = await make_client(client, admin_headers)
+    world = _World(api_key=key, client_id=client_id, webhook_secret=secret, sandbox_account_id="")
+
+    async def transfer(amount: int, description: str) -> dict[str, Any]:
+        r = await client.post(
+            "/sandbox/vietqr/transfer",
+            json={
+                "bank_bin": "970436",
+                "account_number": "0011009999999",
+                "amount": amount,
+                "description": description,
+            },
+        )
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()
+        assert data["notified_status"] == 200, data
+        return data
+
+    paid = (await create(client, world, provider="vietqr")).json()
+    ref = paid["attempts"][0]["reference"]
+    # The citizen's banking app lower-cases and spaces the reference, with words around it.
+    spaced = " ".join([ref[:6].lower(), ref[6:11], ref[11:]])
+    await transfer(50000, f"Chuyển tiền lệ phí {spaced} nguyen van a")
+    got = (await client.get(f"/v1/payments/{paid['id']}", headers=world.headers)).json()
+    assert got["status"] == "succeeded", got
+
+    # The same reference paid a second time (a second transfer): kept, flagged, told to the portal.
+    await transfer(50000, f"{ref} lan 2")
+    # A short transfer for another bill, and one with no reference at all.
+    short = (await create(client, world, provider="vietqr")).json()
+    await transfer(20000, short["attempts"][0]["reference"])
+    await transfer(70000, "ung ho quy")
+    assert (await client.get(f"/v1/payments/{short['id']}", headers=world.headers)).json()[
+        "status"
+    ] == "pending"
+
+    listed = (await client.get("/admin/v1/unmatched-credits", headers=admin_headers)).json()["data"]
+    reasons = sorted(item["reason"] for item in listed)
+    assert reasons == ["amount_mismatch", "not_found", "second_payment"]
+    async with app.state.container.db.session() as session:
+        types = sorted(
+            (await session.scalars(select(Event.type).where(Event.payment_id == paid["id"]))).all()
+        )
+    assert types == ["payment.duplicate_paid", "payment.succeeded"]
+
+    first = listed[0]["id"]
+    done = await client.post(
+        f"/admin/v1/unmatched-credits/{first}/resolve",
+        json={"note": "returned to payer"},
+        headers=admin_headers,
+    )
+    assert done.status_code == 200 and done.json()["resolution_note"] == "returned to payer"
+    again = await client.post(
+        f"/admin/v1/unmatched-credits/{first}/resolve", json={"note": "x"}, headers=admin_headers
+    )
+    assert again.status_code == 409
+    remaining = (await client.get("/admin/v1/unmatched-credits", headers=admin_headers)).json()["data"]
+    assert len(remaining) == 2

@@ -54,3 +54,8 @@ class InboundCallback(Base):
     response_status: Mapped[int | None]
     response_body: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None]
+    # Money a gateway or bank says moved that we could not attribute (unknown reference, wrong
+    # amount, a second credit): kept for an operator, who resolves it with a note.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    resolved_at: Mapped[datetime | None]
+    resolution_note: Mapped[str | None] = mapped_column(String(1000))

@@ -10,13 +10,14 @@ from app.config import Settings
 def include_routes(app: FastAPI, settings: Settings) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from app.routes import callbacks, checkout, gateways, health, payments
+    from app.routes import admin_credits, callbacks, checkout, gateways, health, payments
 
     app.include_router(health.router)
     app.include_router(payments.router)
     app.include_router(gateways.client_router)
     app.include_router(gateways.admin_router)
     app.include_router(callbacks.router)
+    app.include_router(admin_credits.router)
     app.include_router(checkout.router)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     if settings.sandbox:
@@ -31,3 +32,11 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(catalog.router)
     app.include_router(admin.router)
+    from app.routes import dashboard, reports
+
+    app.include_router(reports.router)
+    app.include_router(dashboard.router)
+    from app.routes import refunds
+
+    app.include_router(refunds.client_router)
+    app.include_router(refunds.admin_router)

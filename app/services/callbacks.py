@@ -25,10 +25,12 @@ from app.adapters.base import (
     GatewayError,
     InboundRequest,
     Notification,
+    Outcome,
     Reply,
 )
 from app.container import Container
 from app.models import Attempt, InboundCallback, Payment, ProviderAccount
+from app.services.events import emit_event
 from app.services.gateway_accounts import adapter_for, present
 from app.services.payment_views import renderer
 from app.services.transitions import Applied, GatewayFact, apply_outcome
@@ -161,6 +163,7 @@ async def _process(
                 .values(verified=False, verdict="invalid_signature", **base)
             )
             return AckVerdict.invalid_signature, None
+        paid = note.outcome is Outcome.succeeded
         if attempt is None:
             verdict, applied = AckVerdict.not_found, None
         elif note.amount is None or note.amount != attempt.amount:
@@ -174,6 +177,32 @@ async def _process(
                 },
             )
             verdict, applied = AckVerdict.amount_mismatch, None
+        elif (
+            paid
+            and attempt.status == "succeeded"
+            and note.provider_transaction_id
+            and attempt.provider_transaction_id
+            and note.provider_transaction_id != attempt.provider_transaction_id
+        ):
+            # The same attempt paid again under another gateway/bank transaction (a second bank
+            # transfer with the same reference): money moved twice. Keep it, flag it, tell the portal.
+            verdict, applied = AckVerdict.accepted, "second_payment"
+            payment = (
+                await session.execute(select(Payment).where(Payment.id == attempt.payment_id))
+            ).scalar_one()
+            data = await renderer(container.settings.public_base_url)(session, payment.id)
+            await emit_event(
+                session,
+                type="payment.duplicate_paid",
+                client_id=payment.client_id,
+                payment_id=payment.id,
+                data={
+                    **data,
+                    "duplicate_transaction_id": note.provider_transaction_id,
+                    "amount": note.amount,
+                },
+                now=now,
+            )
         else:
             fact = GatewayFact(
                 outcome=note.outcome,
@@ -190,10 +219,19 @@ async def _process(
                 verdict = AckVerdict.already_processed
             else:
                 verdict = AckVerdict.accepted
+        review = paid and (
+            verdict in (AckVerdict.not_found, AckVerdict.amount_mismatch) or applied == "second_payment"
+        )
         await session.execute(
             update(InboundCallback)
             .where(InboundCallback.id == callback_id)
-            .values(verified=True, verdict=verdict.value, attempt_id=attempt.id if attempt else None, **base)
+            .values(
+                verified=True,
+                verdict=applied if applied == "second_payment" else verdict.value,
+                attempt_id=attempt.id if attempt else None,
+                needs_review=review,
+                **base,
+            )
         )
     return verdict, applied
 

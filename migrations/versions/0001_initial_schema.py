@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:15:35.652358
+Create Date: 2026-11-21 06:16:25.641528
 """
 
 from collections.abc import Sequence
@@ -76,10 +76,14 @@ def upgrade() -> None:
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('needs_review', sa.Boolean(), nullable=False),
+    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('resolution_note', sa.String(length=1000), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_callbacks'))
     )
     with op.batch_alter_table('inbound_callbacks', schema=None) as batch_op:
         batch_op.create_index('ix_inbound_callbacks_account_received', ['provider_account_id', 'received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_callbacks_needs_review'), ['needs_review'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_callbacks_reference'), ['reference'], unique=False)
 
     op.create_table('revenue_types',
@@ -511,6 +515,7 @@ def downgrade() -> None:
     op.drop_table('revenue_types')
     with op.batch_alter_table('inbound_callbacks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbound_callbacks_reference'))
+        batch_op.drop_index(batch_op.f('ix_inbound_callbacks_needs_review'))
         batch_op.drop_index('ix_inbound_callbacks_account_received')
 
     op.drop_table('inbound_callbacks')
