@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.config import Settings
@@ -76,18 +75,7 @@ async def emit(container: Container, client_id: str, type: str = "payment.succee
             },
             now=container.clock(),
         )
-        await flush_event_before_delivery(session)
     return event.id
-
-
-async def flush_event_before_delivery(session: AsyncSession) -> None:
-    """Work around emit_event not flushing its event before adding the delivery row that refers to
-    it (no ORM relationship orders the INSERTs; the FK then fails). Harmless once it does."""
-    pending = [obj for obj in session.new if isinstance(obj, WebhookDelivery)]
-    for obj in pending:
-        session.expunge(obj)
-    await session.flush()
-    session.add_all(pending)
 
 
 async def delivery_of(container: Container, event_id: str) -> WebhookDelivery:
@@ -358,6 +346,23 @@ async def test_url_removed_before_sending_marks_dead_without_a_request(
     delivery = await delivery_of(container, event_id)
     assert (delivery.status, delivery.last_error) == ("dead", "no webhook_url")
     assert outbound.requests == []
+
+
+async def test_redirect_is_not_followed_and_not_a_delivery(app: FastAPI, outbound: RoutingTransport) -> None:
+    container = container_of(app)
+    client_id, _ = await make_client(container)
+    elsewhere = Receiver(200)
+    outbound.handle("http://169.254.169.254", elsewhere)
+
+    def portal(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"Location": "http://169.254.169.254/latest"})
+
+    outbound.handle(PORTAL, portal)
+    event_id = await emit(container, client_id)
+    assert await webhooks.dispatch_due(container) == 1
+    delivery = await delivery_of(container, event_id)
+    assert (delivery.status, delivery.last_status_code, delivery.last_error) == ("pending", 307, "HTTP 307")
+    assert elsewhere.requests == []
 
 
 async def test_slow_receiver_times_out_and_is_retried(

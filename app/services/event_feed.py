@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.errors import BadRequest
 from app.models import Event
-from app.services.events import event_envelope
+
+# Imported as a module: events.py imports this one for lock_event_stream (no cycle at import).
+from app.services import events as event_log
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -71,7 +73,7 @@ async def list_events(container: Container, client_id: str, *, after: str | None
             if seq is None:
                 raise UnknownAfter(f"`after` must be the id of one of your events; {after!r} is not.")
             after_seq = seq
-        events = (
+        rows = (
             await session.scalars(
                 select(Event)
                 .where(Event.client_id == client_id, Event.seq > after_seq)
@@ -79,4 +81,4 @@ async def list_events(container: Container, client_id: str, *, after: str | None
                 .limit(limit)
             )
         ).all()
-    return FeedPage([event_envelope(e) for e in events], events[-1].id if events else after)
+    return FeedPage([event_log.event_envelope(e) for e in rows], rows[-1].id if rows else after)

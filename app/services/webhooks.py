@@ -193,7 +193,12 @@ async def send(container: Container, claim: Claim) -> TryResult:
     try:
         async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
             async with container.http.stream(
-                "POST", claim.url, content=claim.body, headers=headers, timeout=SEND_TIMEOUT_SECONDS
+                "POST",
+                claim.url,
+                content=claim.body,
+                headers=headers,
+                timeout=SEND_TIMEOUT_SECONDS,
+                follow_redirects=False,  # a redirect is a failed try, never a hop to another host
             ) as response:
                 status_code = response.status_code
                 body = await _read_prefix(response, MAX_STORED_BODY)
