@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
 from app.models import Client, Event, WebhookDelivery
+from app.services import event_feed
 
 EVENT_TYPES = (
     "payment.succeeded",
@@ -41,6 +42,8 @@ async def emit_event(
     event = Event(
         id=new_id("evt"), type=type, client_id=client_id, payment_id=payment_id, data=data, created_at=now
     )
+    # One client's appends are serialised from INSERT to COMMIT, so its feed sees seqs in order.
+    await event_feed.lock_event_stream(session, client_id)
     webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == client_id))
     session.add(event)
     if webhook_url:
