@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 06:16:25.641528
+Create Date: 2026-11-21 06:20:29.692099
 """
 
 from collections.abc import Sequence
