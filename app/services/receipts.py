@@ -302,11 +302,15 @@ async def get_receipts(container: Container, principal: Principal, payment_id: s
         kinds = {rtype.kind for _, rtype in await _items(session, payment_id)}
         have = {r.kind for r in await _receipts(session, payment_id)}
     if kinds - have:
-        try:
-            await _issue(container, payment_id)
-        except IntegrityError:
-            # A concurrent issuer (SQLite without row locks) won the race; its receipts stand.
-            log.info("receipt issued concurrently", extra={"payment_id": payment_id})
+        for tries_left in (2, 1, 0):
+            try:
+                await _issue(container, payment_id)
+                break
+            except IntegrityError:
+                # A concurrent issuer won the race (its transaction gave our numbers back): look again.
+                log.info("receipt issued concurrently", extra={"payment_id": payment_id})
+                if not tries_left:
+                    raise
     await _link_gateway_receipt(container, payment_id)
     async with container.db.session() as session:
         receipts = await _receipts(session, payment_id)
