@@ -49,6 +49,7 @@ TAGS = [
     {"name": "events", "description": "The event feed for portals that cannot receive webhooks."},
     {"name": "callbacks", "description": "Where gateways and banks call us back, in their own formats."},
     {"name": "checkout", "description": "The hosted checkout page citizens pay on."},
+    {"name": "reports", "description": "KPI reports: fee-bearing bills paid online, against targets."},
     {"name": "admin", "description": "Operator API: agencies, clients, gateway accounts, catalogue imports."},
     {"name": "sandbox", "description": "Built-in gateway simulators (only with PAYBRIDGE_SANDBOX=true)."},
     {"name": "operations", "description": "Health, readiness and Prometheus metrics."},

@@ -250,6 +250,8 @@ async def _targets(session: AsyncSession, agencies: Sequence[Agency], year: int)
 async def _agency_rows(
     session: AsyncSession, sel: _Selection, lo: datetime, hi: datetime, year: int
 ) -> tuple[list[ReportRow], ReportRow]:
+    if not sel.groups:  # a client without agencies, or no agency at all
+        return [], ReportRow("total", "TOTAL", "Tổng cộng", Figures())
     found = {
         (r.group_id, r.kind): Figures.of(r) for r in (await session.execute(_agency_rollup(sel, lo, hi)))
     }
