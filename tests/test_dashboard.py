@@ -166,9 +166,10 @@ async def test_secure_cookie_behind_https(settings_factory: Callable[..., Settin
 
 async def test_login_off_without_admin_token(settings_factory: Callable[..., Settings]) -> None:
     application = create_app(settings_factory(admin_token=""), start_workers=False)
-    async with application.router.lifespan_context(application), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=application), base_url="http://t"
-    ) as c:
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t") as c,
+    ):
         r = await c.get("/admin/login")
         assert r.status_code == 503 and "PAYBRIDGE_ADMIN_TOKEN" in r.text
         c.cookies.set("pb_admin_session", "x.y.z", path="/admin")
