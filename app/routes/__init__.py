@@ -36,7 +36,8 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(reports.router)
     app.include_router(dashboard.router)
-    from app.routes import refunds
+    from app.routes import admin_reconciliation, refunds
 
     app.include_router(refunds.client_router)
     app.include_router(refunds.admin_router)
+    app.include_router(admin_reconciliation.router)
