@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,9 +16,10 @@ from app.config import Settings
 from app.container import Container
 from app.ids import new_id
 from app.main import create_app
-from app.models import Attempt, Event, InboundCallback, Payment, WebhookDelivery
+from app.models import Attempt, Event, InboundCallback, Payment, ProviderAccount, WebhookDelivery
+from app.models.money import ReconciliationRun
 from tests.conftest import ADMIN_TOKEN
-from tests.factories import make_client
+from tests.factories import make_account, make_client
 from tests.live_server import CHROMIUM_ARGS, chromium_or_skip, live_server
 from tests.support import Clock
 from tests.test_reports import BILLS, DEPT, PROV, _agencies, insert_bills
@@ -69,11 +70,13 @@ async def _stuck_and_unmatched(container: Container, now: datetime) -> None:
                     created_at=now - timedelta(minutes=age),
                 )
             )
-        for verified, verdict, ref in (
-            (True, "not_found", "CREDIT-NF"),
-            (True, "amount_mismatch", "CREDIT-AM"),
-            (False, "not_found", "FORGED"),
-            (True, "accepted", "FINE"),
+        # As the callback pipeline leaves them: only verified, unattributable money needs review.
+        for verified, verdict, ref, review, resolved in (
+            (True, "not_found", "CREDIT-NF", True, None),
+            (True, "amount_mismatch", "CREDIT-AM", True, None),
+            (True, "not_found", "CREDIT-DONE", True, now),
+            (False, "invalid_signature", "FORGED", False, None),
+            (True, "accepted", "FINE", False, None),
         ):
             session.add(
                 InboundCallback(
@@ -84,8 +87,26 @@ async def _stuck_and_unmatched(container: Container, now: datetime) -> None:
                     verdict=verdict,
                     reference=ref,
                     amount=123_000,
+                    body=b'{"description": "' + ref.encode() + b' chuyen tien"}',
+                    needs_review=review,
+                    resolved_at=resolved,
+                    received_at=now,
                 )
             )
+        account = await session.scalar(select(ProviderAccount.id).limit(1))
+        session.add(
+            ReconciliationRun(
+                id=new_id("rec"),
+                provider="sandbox",
+                provider_account_id=account,
+                day=date(2026, 5, 10),
+                file_sha256="ab" * 32,
+                filename="sandbox-2026-05-10.csv",
+                row_count=3,
+                counts={"matched": 2, "missing_here": 1},
+                created_at=now,
+            )
+        )
 
 
 @pytest.fixture
@@ -103,6 +124,7 @@ async def setup(
         webhook_url="https://portal.example.gov.vn/hooks",
         name="Cổng DVC tỉnh",
     )
+    await make_account(client, admin_headers, "sandbox", agency_code=PROV)
     container: Container = app.state.container
     await insert_bills(container, client_id, BILLS)
     event_id = await _dead_delivery(container, client_id)
@@ -125,7 +147,8 @@ def _csrf(page: httpx.Response) -> str:
 
 
 async def test_pages_need_a_session(client: httpx.AsyncClient) -> None:
-    for path in ("/admin/", "/admin/payments", "/admin/attempts", "/admin/webhooks", "/admin/credits"):
+    pages = ("/admin/", "/admin/payments", "/admin/attempts", "/admin/webhooks", "/admin/credits")
+    for path in (*pages, "/admin/reconciliation"):
         r = await client.get(path)
         assert r.status_code == 303 and r.headers["location"] == "/admin/login", path
     client.cookies.set("pb_admin_session", "1700000000.abc.forged", path="/admin")
@@ -207,7 +230,10 @@ async def test_operations_lists(client: httpx.AsyncClient, setup: dict[str, Any]
     assert "STUCK-pending-5" not in attempts.text
     credits = await client.get("/admin/credits")
     assert "CREDIT-NF" in credits.text and "CREDIT-AM" in credits.text
-    assert "FORGED" not in credits.text and "FINE" not in credits.text
+    assert "CREDIT-NF chuyen tien" in credits.text
+    assert "FORGED" not in credits.text and "FINE" not in credits.text and "CREDIT-DONE" not in credits.text
+    runs = await client.get("/admin/reconciliation")
+    assert "sandbox-2026-05-10.csv" in runs.text and "missing_here: 1" in runs.text
 
 
 async def test_redeliver_needs_csrf_then_makes_the_delivery_due(

@@ -1,5 +1,5 @@
 """The operator dashboard (HTML, Vietnamese): login with the operator token, KPI table and chart,
-recent payments, stuck attempts, dead webhooks (redeliver), unmatched bank credits.
+recent payments, stuck attempts, dead webhooks (redeliver), unmatched bank credits, reconciliation runs.
 
 No script at all: a strict CSP, sorting and filters as query parameters, the chart as inline SVG.
 A session is an HttpOnly, SameSite=Strict cookie holding a signed, expiring token; every POST
@@ -305,3 +305,10 @@ async def credits(container: ContainerDep, nonce: Session) -> Response:
     """Verified bank credits and gateway notifications that matched no bill or the wrong amount."""
     items = await service.unmatched_credits(container)
     return _page("credits.html", container, nonce, "credits", items=items)
+
+
+@router.get("/reconciliation", response_class=HTMLResponse)
+async def reconciliation_runs(container: ContainerDep, nonce: Session) -> Response:
+    """Reconciliation runs: each gateway file compared with our records, with its counts."""
+    runs = await service.reconciliation_runs(container)
+    return _page("reconciliation.html", container, nonce, "reconciliation", runs=runs)

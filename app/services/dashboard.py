@@ -1,5 +1,6 @@
 """The operator dashboard's reads and its session: signed, expiring session tokens, CSRF tokens,
-recent payments, stuck attempts, dead webhook deliveries and unmatched bank credits.
+recent payments, stuck attempts, dead webhook deliveries, unmatched bank credits and
+reconciliation runs (the last two read through their own services).
 
 Session token: ``<issued unix seconds>.<nonce>.<signature>``, the signature an HMAC-SHA256 under a
 key derived from ``PAYBRIDGE_SECRET_KEY`` *and* the operator token, so rotating either ends every
@@ -13,22 +14,21 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from app.container import Container
-from app.models import Agency, Attempt, Client, InboundCallback, Payment
+from app.models import Agency, Attempt, Client, Payment
 from app.security import constant_time_equals
-from app.services import webhooks
+from app.services import reconciliation, unmatched, webhooks
 from app.services.webhooks import DeliveryView
 
 SESSION_TTL = timedelta(hours=8)
 STUCK_AFTER = timedelta(minutes=30)
 LIST_LIMIT = 100
 PAYMENT_STATUSES = ("pending", "succeeded", "partially_refunded", "refunded", "expired", "cancelled")
-UNMATCHED_VERDICTS = ("not_found", "amount_mismatch")
 
 
 # ---------------------------------------------------------------------------- session
@@ -209,29 +209,14 @@ async def redeliver(container: Container, event_id: str) -> DeliveryView:
 
 
 async def unmatched_credits(container: Container) -> list[dict[str, Any]]:
-    """Verified gateway/bank notifications that matched no bill, or the wrong amount, newest first."""
-    stmt = (
-        select(InboundCallback)
-        .where(
-            InboundCallback.kind == "ipn",
-            InboundCallback.verified.is_(True),
-            InboundCallback.verdict.in_(UNMATCHED_VERDICTS),
-        )
-        .order_by(InboundCallback.received_at.desc(), InboundCallback.id.desc())
-        .limit(LIST_LIMIT)
+    """Money we could not attribute (unknown reference, wrong amount, second credit), unresolved."""
+    rows = await unmatched.list_unmatched(container, limit=LIST_LIMIT)
+    return [{**row, "received_at": datetime.fromisoformat(row["received_at"])} for row in rows]
+
+
+async def reconciliation_runs(container: Container) -> list[dict[str, Any]]:
+    """The newest reconciliation runs (gateway files compared with our records)."""
+    runs, _ = await reconciliation.list_runs(
+        container, provider=None, day=None, limit=LIST_LIMIT, cursor=None
     )
-    async with container.db.session() as session:
-        rows = (await session.scalars(stmt)).all()
-    return [
-        {
-            "id": c.id,
-            "provider": c.provider,
-            "received_at": c.received_at,
-            "verdict": c.verdict,
-            "reference": c.reference,
-            "amount": c.amount,
-            "outcome": c.outcome,
-            "attempt_id": c.attempt_id,
-        }
-        for c in rows
-    ]
+    return [{**run, "created_at": datetime.fromisoformat(run["created_at"])} for run in runs]
