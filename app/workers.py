@@ -36,7 +36,7 @@ def job_specs() -> list[JobSpec]:
     specs.append(JobSpec("resolver", resolve_due, idle_seconds=2.0))
     specs.append(JobSpec("expiry", expire_due, idle_seconds=5.0))
     specs.append(JobSpec("idempotency_purge", purge_expired, idle_seconds=600.0))
-    from app.services.refunds import refund_duplicates_due, resolve_refunds_due
+    from app.services.refund_jobs import refund_duplicates_due, resolve_refunds_due
 
     specs.append(JobSpec("refund_resolver", resolve_refunds_due, idle_seconds=5.0))
     specs.append(JobSpec("duplicate_refunds", refund_duplicates_due, idle_seconds=30.0))

@@ -9,10 +9,10 @@
 - T2 (one transaction): compare-and-set on the refund row; on success the payment's
   ``refunded_amount`` grows and its status moves to ``partially_refunded`` / ``refunded``; events
   ``refund.succeeded`` / ``refund.failed`` (and ``payment.refunded`` once fully refunded) commit
-  with it. An ambiguous answer leaves the refund ``unknown`` for :func:`resolve_refunds_due`.
-- A second success for a paid bill (``duplicate_paid``) is refunded in full by
-  :func:`refund_duplicates_due`; that money was never part of the bill, so it leaves the
-  payment's own figures alone.
+  with it. An ambiguous answer leaves the refund ``unknown`` for the refund resolver job.
+- The jobs (``app.services.refund_jobs``) resolve unknown refunds and refund in full the second
+  payment of a bill paid twice (``duplicate_paid``); that money was never part of the bill, so
+  it leaves the payment's own figures alone.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import (
@@ -54,7 +52,6 @@ from app.services.transitions import PAYMENT_FINAL_PAID, cas_payment
 log = logging.getLogger("paybridge.refunds")
 
 OPEN = ("pending", "unknown")
-BATCH = 20
 
 
 class RefundExceedsRemaining(ProblemError):
@@ -134,7 +131,7 @@ async def reserved_amount(session: AsyncSession, payment_id: str) -> int:
     return int(total or 0)
 
 
-def _method(provider: str) -> str:
+def refund_method(provider: str) -> str:
     return "gateway" if Capability.refund in adapter_for(provider).capabilities else "manual"
 
 
@@ -180,14 +177,14 @@ async def _reserve(
             reference=new_reference(),
             idempotency_key=key,
             origin="client",
-            method=_method(attempt.provider),
+            method=refund_method(attempt.provider),
             amount=ask.amount,
             full=ask.amount == attempt.amount and payment.refunded_amount == 0 and reserved == 0,
             reason=ask.reason,
             status="pending",
             wire={},
             # Should this process die before the gateway answers, the resolver asks later.
-            next_check_at=now + LEASE if _method(attempt.provider) == "gateway" else None,
+            next_check_at=now + LEASE if refund_method(attempt.provider) == "gateway" else None,
             created_at=now,
             updated_at=now,
         )
@@ -216,7 +213,12 @@ async def create_refund(
             refund_id = claim.resource_id
         else:
             refund_id = await _reserve(container, principal, payment_id, ask, str(idempotency_key), claim)
-            await execute_refund(container, refund_id, client_ip=client_ip)
+            try:
+                await execute_refund(container, refund_id, client_ip=client_ip)
+            except Exception:
+                # The refund exists and holds its amount: answer with it (pending) rather than free
+                # the key for a second refund; the resolver job asks the gateway later.
+                log.exception("refund execution failed", extra={"refund_id": refund_id})
         return 201, orjson.dumps(await _resource(container, refund_id))
 
     return await run_idempotent(
@@ -434,89 +436,3 @@ async def confirm_manual(
         result = RefundResult(status=status, code=None if succeeded else "operator_rejected", message=note)
         await finish(session, container, refund, result, now, note=note)
         return refund_resource(*await _load(session, refund_id))
-
-
-async def _claim_due(container: Container, now: datetime) -> list[str]:
-    async with container.db.transaction() as session:
-        stmt = (
-            select(Refund.id)
-            .where(Refund.method == "gateway", Refund.status.in_(OPEN), Refund.next_check_at <= now)
-            .order_by(Refund.next_check_at)
-            .limit(BATCH)
-        )
-        if container.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list((await session.scalars(stmt)).all())
-        if ids:
-            await session.execute(update(Refund).where(Refund.id.in_(ids)).values(next_check_at=now + LEASE))
-    return ids
-
-
-async def resolve_refunds_due(container: Container) -> int:
-    """Worker job: ask the gateway about refunds left pending or unknown."""
-    ids = await _claim_due(container, container.clock())
-    for refund_id in ids:
-        await execute_refund(container, refund_id)
-    return len(ids)
-
-
-async def _open_duplicate_refunds(container: Container) -> tuple[int, list[str]]:
-    """Insert the refunds of not-yet-refunded duplicate attempts; (how many, those to send)."""
-    now = container.clock()
-    count = 0
-    created: list[str] = []
-    async with container.db.transaction() as session:
-        already = exists().where(Refund.attempt_id == Attempt.id, Refund.origin == "duplicate_paid")
-        attempts = (
-            await session.scalars(
-                select(Attempt)
-                .where(Attempt.duplicate_paid.is_(True), Attempt.status == "succeeded", ~already)
-                .order_by(Attempt.completed_at)
-                .limit(BATCH)
-            )
-        ).all()
-        for attempt in attempts:
-            client_id = await session.scalar(
-                select(Payment.client_id).where(Payment.id == attempt.payment_id)
-            )
-            method = _method(attempt.provider)
-            values: dict[str, Any] = {
-                "id": new_id("rfd"),
-                "payment_id": attempt.payment_id,
-                "attempt_id": attempt.id,
-                "client_id": client_id,
-                "provider": attempt.provider,
-                "provider_account_id": attempt.provider_account_id,
-                "reference": new_reference(),
-                "idempotency_key": f"duplicate_paid:{attempt.id}",
-                "origin": "duplicate_paid",
-                "method": method,
-                "amount": attempt.amount,
-                "full": True,
-                "reason": "Hoàn tiền thanh toán trùng (duplicate payment)",
-                "status": "pending",
-                "wire": {},
-                "check_count": 0,
-                "next_check_at": now + LEASE if method == "gateway" else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            insert = pg_insert if container.db.is_postgres else sqlite_insert
-            new = await session.scalar(
-                insert(Refund)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["payment_id", "idempotency_key"])
-                .returning(Refund.id)
-            )
-            count += new is not None
-            if new is not None and method == "gateway":
-                created.append(new)
-    return count, created
-
-
-async def refund_duplicates_due(container: Container) -> int:
-    """Worker job: refund second payments of already-paid bills (manual where no refund API)."""
-    count, to_send = await _open_duplicate_refunds(container)
-    for refund_id in to_send:
-        await execute_refund(container, refund_id)
-    return count
