@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -236,3 +237,58 @@ async def test_vietqr_bank_credits_matched_duplicated_short_and_unmatched(
     assert again.status_code == 409
     remaining = (await client.get("/admin/v1/unmatched-credits", headers=admin_headers)).json()["data"]
     assert len(remaining) == 2
+
+
+async def test_dvcqg_bill_lookup_pull_model(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+) -> None:
+    from app.adapters import dvcqg
+
+    world, account = await _world(client, admin_headers, "dvcqg")
+    secret = CREDENTIALS["dvcqg"]["secret"]
+    url = f"/v1/dvcqg/{account['id']}/bill-lookup"
+
+    def lookup(dossier: str, *, key: str = secret) -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "LoaiBanTin": "TRACUU",
+            "PhienBan": "1.0.6",
+            "MaDoiTac": CREDENTIALS["dvcqg"]["partner_code"],
+            "MaHoSo": dossier,
+            "ThoiGianGD": "20261121100000",
+        }
+        msg["MaXacThuc"] = dvcqg.checksum(msg, dvcqg.LOOKUP_FIELDS, key)
+        return msg
+
+    unpaid = (await create(client, world, dossier_code="HS-PULL-1")).json()
+    r = await client.post(url, json=lookup("HS-PULL-1"))
+    assert r.status_code == 200 and r.json()["error_code"] == "0", r.text
+    inner = orjson.loads(r.json()["message"])
+    assert inner["MaHoSo"] == "HS-PULL-1" and inner["SoTien"] == 50000
+    assert inner["ThongTinBienLai"]["MaHoSo"] == "HS-PULL-1"
+    assert inner["MaXacThuc"] == dvcqg.checksum(inner, dvcqg.LOOKUP_ANSWER_FIELDS, secret)
+    # The platform pays against that reference: it is one of our attempts now, reused on a second lookup.
+    again = orjson.loads((await client.post(url, json=lookup("HS-PULL-1"))).json()["message"])
+    assert again["MaThamChieu"] == inner["MaThamChieu"]
+    got = (await client.get(f"/v1/payments/{unpaid['id']}", headers=world.headers)).json()
+    assert [a["reference"] for a in got["attempts"]] == [inner["MaThamChieu"]]
+
+    # Unknown and already-paid dossiers are answered distinctly; a bad checksum changes nothing.
+    assert (await client.post(url, json=lookup("HS-NOPE"))).json()["error_code"] == "-1"
+    paid = (await create(client, world, dossier_code="HS-PULL-2")).json()
+    await client.post(
+        f"/v1/payments/{paid['id']}/offline",
+        json={"method": "cash", "paid_at": "2026-11-21T09:00:00+07:00"},
+        headers=world.headers,
+    )
+    assert (await client.post(url, json=lookup("HS-PULL-2"))).json()["error_code"] == "-2"
+    forged = await client.post(url, json=lookup("HS-PULL-1", key="wrong"))
+    assert forged.status_code == 401 and forged.json()["error_code"] == "97"
+    async with app.state.container.db.session() as session:
+        verdicts = (
+            await session.scalars(
+                select(InboundCallback.verdict)
+                .where(InboundCallback.kind == "lookup")
+                .order_by(InboundCallback.id)
+            )
+        ).all()
+    assert verdicts == ["bill_found", "bill_found", "not_found", "already_paid", "invalid_signature"]

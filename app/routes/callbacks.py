@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from app.adapters.base import InboundRequest
 from app.deps import ContainerDep
 from app.services.callbacks import handle_callback, handle_return
+from app.services.dvcqg_lookup import bill_lookup
 
 router = APIRouter(tags=["callbacks"])
 
@@ -68,3 +69,15 @@ for _method in ("GET", "POST"):
             400: {"description": "Unverifiable return"},
         },
     )
+
+
+@router.post(
+    "/v1/dvcqg/{account_id}/bill-lookup",
+    summary="DVCQG platform: look up an unpaid bill by dossier code",
+    response_class=Response,
+    responses={200: {"description": "Wrapped DVCQG answer: the bill (0), unknown (-1) or already paid (-2)"}},
+)
+async def dvcqg_bill_lookup(account_id: str, request: Request, container: ContainerDep) -> Response:
+    """The national platform pulls a bill (MaHoSo) from us; authenticated by its MaXacThuc checksum."""
+    reply = await bill_lookup(container, account_id, await _inbound(request), _remote(request))
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)

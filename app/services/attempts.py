@@ -215,3 +215,7 @@ async def start_checkout(
                     "updated_at": now,
                 },
             )
+
+
+# Public name for services that build a checkout request without calling the gateway (pull models).
+checkout_request = _checkout_request

@@ -51,7 +51,7 @@ def _headers_for_audit(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
-async def _store_raw(
+async def store_raw(
     container: Container,
     provider: str,
     account_id: str,
@@ -101,7 +101,7 @@ async def _load_account(container: Container, provider: str, account_id: str) ->
 async def handle_callback(
     container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> Reply:
-    callback_id = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
+    callback_id = await store_raw(container, provider, account_id, "ipn", inbound, remote)
     loaded = await _load_account(container, provider, account_id)
     if loaded is None:
         await _record(
@@ -250,7 +250,7 @@ async def handle_return(
     container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> ReturnResult:
     """Verify a browser return and point the citizen at the result page; never finalise."""
-    callback_id = await _store_raw(container, provider, account_id, "return", inbound, remote)
+    callback_id = await store_raw(container, provider, account_id, "return", inbound, remote)
     loaded = await _load_account(container, provider, account_id)
     note = Notification(verified=False)
     if loaded is not None:
