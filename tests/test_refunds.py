@@ -300,3 +300,45 @@ async def test_duplicate_payment_is_refunded_automatically(
     assert got["status"] == "succeeded" and got["refunded_amount"] == 0
     assert (await events(app, got["id"]))[-1] == "refund.succeeded"
     assert orjson.loads(orjson.dumps(got))["amount"] == 50000
+
+
+async def settled(
+    client: httpx.AsyncClient, app: FastAPI, world: World, refund_id: str, clock: Clock
+) -> dict[str, Any]:
+    """The refund once the resolver has asked the gateway about it (some answer "processing" first)."""
+    for _ in range(6):
+        got: dict[str, Any] = (await client.get(f"/v1/refunds/{refund_id}", headers=world.headers)).json()
+        if got["status"] not in ("pending", "unknown"):
+            return got
+        clock.advance(minutes=11)
+        await resolve_refunds_due(app.state.container)
+    raise AssertionError(f"refund never settled: {got}")
+
+
+@pytest.mark.parametrize("provider", ["momo", "onepay", "vnpay", "zalopay"])
+async def test_refunds_through_each_gateway_simulator(
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], provider: str, clock: Clock
+) -> None:
+    from tests.test_gateways_e2e import CREDENTIALS
+
+    await ensure_agencies(client, admin_headers)
+    credentials = dict(CREDENTIALS[provider])
+    if provider == "onepay":  # OnePay's refund API authenticates its API user
+        credentials.update(user="op01", password="op123456")
+    await make_account(client, admin_headers, provider, credentials=credentials)
+    key, client_id, secret = await make_client(client, admin_headers)
+    world = World(api_key=key, client_id=client_id, webhook_secret=secret, sandbox_account_id="")
+    payment = (await create(client, world, provider=provider)).json()
+    await client.get(payment["checkout_url"])
+    assert (await client.post(payment["checkout_url"], data={"outcome": "success"})).status_code in (302, 303)
+    partial = await refund(client, world, payment["id"], 20000)
+    assert partial.status_code == 201, partial.text
+    assert partial.json()["method"] == "gateway"
+    first = await settled(client, app, world, partial.json()["id"], clock)
+    assert first["status"] == "succeeded", first
+    assert first["payment"] == {"status": "partially_refunded", "amount": 50000, "refunded_amount": 20000}
+    rest = await refund(client, world, payment["id"], 30000)
+    second = await settled(client, app, world, rest.json()["id"], clock)
+    assert second["status"] == "succeeded", second
+    assert second["payment"] == {"status": "refunded", "amount": 50000, "refunded_amount": 50000}
+    assert (await events(app, payment["id"]))[-1] == "payment.refunded"
