@@ -146,3 +146,24 @@ async def test_gateway_receipt_is_linked(
 )
 def test_amount_in_words(amount: int, words: str) -> None:
     assert vnd_in_words(amount) == words
+
+
+async def test_counter_payment_gets_a_receipt_but_no_online_refund(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    p = (await create(client, world)).json()
+    r = await client.post(
+        f"/v1/payments/{p['id']}/offline",
+        json={"method": "cash", "paid_at": "2026-11-21T09:30:00+07:00"},
+        headers=world.headers,
+    )
+    assert r.status_code == 200, r.text
+    [one] = (await receipt(client, world, p["id"])).json()["receipts"]
+    assert one["payment"]["channel"] == "offline" and one["payment"]["reference"] is None
+    assert "Nộp trực tiếp tại quầy" in (await receipt(client, world, p["id"], "text/html")).text
+    refused = await client.post(
+        f"/v1/payments/{p['id']}/refunds",
+        json={"amount": 1000, "reason": "x"},
+        headers={**world.headers, "Idempotency-Key": "offline-refund"},
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "refund_not_allowed"
