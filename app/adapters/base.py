@@ -205,6 +205,24 @@ class InboundRequest:
 
         return parse_qsl(self.body.decode("utf-8", "strict"), keep_blank_values=True)
 
+    def params(self) -> list[tuple[str, str]]:
+        """The query parameters, or the form body when a gateway POSTs them instead."""
+        items = self.query_items()
+        if not items and self.body:
+            try:
+                items = self.form_items()
+            except UnicodeDecodeError as exc:
+                raise GatewayTechnicalError("notification body is not UTF-8") from exc
+        return items
+
+
+def hundredths_to_vnd(raw: str) -> int | None:
+    """An amount sent as VND × 100 (VNPay, OnePay) → VND; None unless a non-negative multiple of 100."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    value = int(raw)
+    return value // 100 if value % 100 == 0 else None
+
 
 @dataclass(frozen=True)
 class Notification:

@@ -48,6 +48,7 @@ from app.adapters.base import (
     RefundResult,
     RefundStatus,
     Reply,
+    hundredths_to_vnd,
     require_fields,
 )
 from app.adapters.phpurl import php_query
@@ -116,7 +117,6 @@ _REFUND_STATUS: dict[Outcome, RefundStatus] = {
 }
 
 _URL = re.compile(r"https?://[^\s/?#]+\S*")
-_DIGITS = re.compile(r"[0-9]{1,18}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 _ORDER_INFO_DROP = str.maketrans({c: " " for c in "()/&?#%"})
 
@@ -168,13 +168,6 @@ def verify_items(items: Iterable[tuple[str, str]], hex_secret: str) -> tuple[boo
         rest = {k: v for k, v in fields.items() if k != HASH_TYPE_FIELD}
         return same_hex(sign(hex_secret, hash_data(rest)), received), fields
     return False, fields
-
-
-def amount_from_wire(raw: str) -> int | None:
-    if not _DIGITS.fullmatch(raw):
-        return None
-    value = int(raw)
-    return value // 100 if value % 100 == 0 else None
 
 
 def order_info(description: str, fallback: str) -> str:
@@ -272,16 +265,10 @@ class OnepayAdapter:
         return self._notification(account, request)
 
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
-        items = request.query_items()
-        if not items and request.body:
-            try:
-                items = request.form_items()
-            except UnicodeDecodeError as exc:
-                raise GatewayTechnicalError("OnePay notification body is not UTF-8") from exc
-        verified, fields = verify_items(items, account.credentials["hash_secret"])
+        verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
         if not verified or fields.get("vpc_Merchant") != account.credentials["merchant"]:
             return Notification(verified=False, fields=fields)
-        amount = amount_from_wire(fields.get("vpc_Amount", ""))
+        amount = hundredths_to_vnd(fields.get("vpc_Amount", ""))
         if amount is None:
             return Notification(verified=False, message="vpc_Amount is not a multiple of 100", fields=fields)
         code = fields.get("vpc_TxnResponseCode", "")
@@ -315,7 +302,7 @@ class OnepayAdapter:
         known = RESPONSE_CODES.get(code)
         return QueryResult(
             outcome=outcome_of(code),
-            amount=amount_from_wire(data.get("vpc_Amount", "")),
+            amount=hundredths_to_vnd(data.get("vpc_Amount", "")),
             provider_transaction_id=data.get("vpc_TransactionNo") or None,
             code=code,
             message=known[1] if known else data.get("vpc_Message"),

@@ -46,6 +46,7 @@ from app.adapters.base import (
     Reply,
     call_json,
     gmt7,
+    hundredths_to_vnd,
     require_fields,
 )
 from app.adapters.phpurl import php_query
@@ -141,7 +142,6 @@ API_CODES: dict[str, str] = {
     "99": "Các lỗi khác",
 }
 
-_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def payment_outcome(response_code: str, transaction_status: str) -> Outcome:
@@ -220,14 +220,6 @@ def pipe_sign(secret: str, values: Mapping[str, Any], order: Sequence[str]) -> s
 
 def verify_pipe(secret: str, values: Mapping[str, Any], order: Sequence[str]) -> bool:
     return same_hex(pipe_sign(secret, values, order), text(values.get(HASH_FIELD)))
-
-
-def amount_from_wire(raw: str) -> int | None:
-    """``vnp_Amount`` (VND × 100) → VND; None unless a non-negative multiple of 100."""
-    if not _DIGITS.fullmatch(raw):
-        return None
-    value = int(raw)
-    return value // 100 if value % 100 == 0 else None
 
 
 def parse_time(raw: str) -> datetime | None:
@@ -335,16 +327,10 @@ class VnpayAdapter:
         return self._notification(account, request)
 
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
-        items = request.query_items()
-        if not items and request.body:
-            try:
-                items = request.form_items()
-            except UnicodeDecodeError as exc:
-                raise GatewayTechnicalError("VNPay notification body is not UTF-8") from exc
-        verified, fields = verify_items(items, account.credentials["hash_secret"])
+        verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
         if not verified or fields.get("vnp_TmnCode") != account.credentials["tmn_code"]:
             return Notification(verified=False, fields=fields)
-        amount = amount_from_wire(fields.get("vnp_Amount", ""))
+        amount = hundredths_to_vnd(fields.get("vnp_Amount", ""))
         if amount is None:
             return Notification(verified=False, message="vnp_Amount is not a multiple of 100", fields=fields)
         code = fields.get("vnp_ResponseCode", "")
@@ -388,7 +374,7 @@ class VnpayAdapter:
         txn_no = text(data.get("vnp_TransactionNo"))
         return QueryResult(
             outcome=outcome,
-            amount=amount_from_wire(text(data.get("vnp_Amount"))),
+            amount=hundredths_to_vnd(text(data.get("vnp_Amount"))),
             provider_transaction_id=txn_no if txn_no not in {"", "0"} else None,
             code=status,
             message=TRANSACTION_STATUSES.get(status, (None, text(data.get("vnp_Message"))))[1],
