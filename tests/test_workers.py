@@ -37,7 +37,11 @@ async def test_idempotency_keys_are_kept_a_day_then_purged(
 def test_worker_once_runs_every_job(db_url: str) -> None:
     env = {**os.environ, "PAYBRIDGE_DATABASE_URL": db_url, "PAYBRIDGE_LOG_LEVEL": "INFO"}
     proc = subprocess.run(
-        [sys.executable, "-m", "app", "worker", "--once"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "app", "worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert "worker ran once" in proc.stderr

@@ -143,7 +143,6 @@ API_CODES: dict[str, str] = {
 }
 
 
-
 def payment_outcome(response_code: str, transaction_status: str) -> Outcome:
     """IPN/return outcome: paid means ResponseCode 00 AND TransactionStatus 00."""
     by_code = RESPONSE_CODES.get(response_code)
