@@ -6,19 +6,23 @@ Every error leaves paybridge as ``application/problem+json`` with ``type``, ``ti
 - :class:`ProblemError` — base; carries the HTTP status and the code. Services raise subclasses
   defined next to them (``DuplicateBill``, ``InvalidState``); one handler renders them all.
 - FastAPI/Starlette's own errors (404, 405, 422 validation) are rendered the same way.
-- A database that cannot be reached is 503 ``database_unavailable``; anything unexpected is a
-  500 ``internal_error`` with the request id and never a stack trace.
+- A database that cannot be reached (refused, dropped or terminated connections, whether the
+  driver's error is wrapped by SQLAlchemy or not) is 503 ``database_unavailable`` with Retry-After.
+- A value the database cannot hold (an id or amount beyond 64 bits, a date out of range) is 422
+  ``validation_error``: bad input, never a 500.
+- Anything unexpected is a 500 ``internal_error`` with the request id and never a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -213,29 +217,153 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(ConnectionError)
-    async def _db_down(request: Request, exc: Exception) -> Response:
-        log.error("database unavailable: %s", type(exc).__name__)
-        return problem_response(
-            503,
-            "database_unavailable",
-            "Service unavailable",
-            "The database cannot be reached; try again shortly.",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
+    for exc_class in _DB_DOWN_CLASSES:
+        app.add_exception_handler(exc_class, _db_down)
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(Exception, _unexpected)
+    _document_problems(app)
 
-    @app.exception_handler(DBAPIError)
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        request_id = getattr(request.state, "request_id", None)
-        log.exception("unhandled error", extra={"request_id": request_id})
-        return problem_response(
-            500,
-            "internal_error",
-            "Internal error",
-            f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
-            instance=request.url.path,
-        )
+
+def _driver_connection_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own "the connection is gone" errors, when they escape SQLAlchemy's wrapping."""
+    try:
+        from asyncpg import exceptions as pg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return ()
+    return (
+        pg.ConnectionDoesNotExistError,
+        pg.CannotConnectNowError,
+        pg.ConnectionFailureError,
+        pg.AdminShutdownError,
+        pg.CrashShutdownError,
+        pg.TooManyConnectionsError,
+        pg.InterfaceError,
+    )
+
+
+# OSError covers a refused or unreachable socket, socket.gaierror a database host that does not resolve.
+_DB_DOWN_CLASSES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    socket.gaierror,
+    *_driver_connection_errors(),
+)
+
+
+def is_database_down(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the driver error it wraps) means the database cannot be reached now."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _DB_DOWN_CLASSES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def _db_unavailable(request: Request, exc: BaseException) -> Response:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503,
+        "database_unavailable",
+        "Service unavailable",
+        "The database cannot be reached; try again shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _db_down(request: Request, exc: Exception) -> Response:
+    return _db_unavailable(request, exc)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> Response:
+    if is_database_down(exc):
+        return _db_unavailable(request, exc)
+    log.warning("value out of range", extra={"error": type(exc).__name__, "route": request.url.path})
+    return problem_response(
+        422,
+        "validation_error",
+        "Validation failed",
+        "A value is out of the range paybridge can store (a number or a date too large).",
+        instance=request.url.path,
+        errors=[],
+    )
+
+
+async def _dbapi_error(request: Request, exc: Exception) -> Response:
+    if is_database_down(exc):
+        return _db_unavailable(request, exc)
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    if is_database_down(exc):
+        return _db_unavailable(request, exc)
+    return internal_error_response(request.url.path, getattr(request.state, "request_id", None), exc)
+
+
+def internal_error_response(path: str, request_id: str | None, exc: BaseException) -> Response:
+    """The 500 answer: logged with its trace (redacted by the formatter), never sent with it."""
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return problem_response(
+        500,
+        "internal_error",
+        "Internal error",
+        f"Something went wrong on our side. Quote request id {request_id} when reporting it.",
+        instance=path,
+    )
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable error code"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Make ``/openapi.json`` say what we send: FastAPI documents its 422 as ``application/json``
+    ``HTTPValidationError``; ours is a problem+json ``validation_error``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                response = operation.get("responses", {}).get("422") if isinstance(operation, dict) else None
+                if not isinstance(response, dict):
+                    continue
+                content = response.get("content", {})
+                documented = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+                if documented.endswith("/HTTPValidationError"):
+                    del content["application/json"]
+                    content["application/problem+json"] = {"schema": _PROBLEM_SCHEMA}
+                    response["description"] = "`validation_error`: the request does not match the schema"
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.errors import internal_error_response, is_database_down, problem_response
 from app.logging import request_id_var
 from app.metrics import Metrics
 
@@ -94,6 +94,25 @@ class RequestContextMiddleware:
                     f"The body must be at most {self.max_body_bytes} bytes.",
                 )
                 await response(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Unhandled: answer 500 problem+json (503 when the database is gone) with our
+            # X-Request-ID here, instead of Starlette's outer handler that re-raises into the server.
+            if response_started:
+                raise
+            path = scope.get("path", "")
+            if is_database_down(exc):
+                log.error("database unavailable: %s", type(exc).__name__)
+                response = problem_response(
+                    503,
+                    "database_unavailable",
+                    "Service unavailable",
+                    "The database cannot be reached; try again shortly.",
+                    instance=path,
+                    headers={"Retry-After": "5"},
+                )
+            else:
+                response = internal_error_response(path, request_id, exc)
+            await response(scope, receive, send_wrapper)
         finally:
             self._finish(scope, status_holder["status"], start)
             request_id_var.reset(token)
