@@ -226,45 +226,58 @@ def install_error_handlers(app: FastAPI) -> None:
     _document_problems(app)
 
 
-def _driver_connection_errors() -> tuple[type[Exception], ...]:
-    """asyncpg's own "the connection is gone" errors, when they escape SQLAlchemy's wrapping."""
+def _driver_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """asyncpg's own errors when they escape SQLAlchemy's wrapping: (connection gone, bad value)."""
     try:
         from asyncpg import exceptions as pg
+        from asyncpg.exceptions import _base as pg_base
     except ImportError:  # pragma: no cover - asyncpg is a dependency
-        return ()
-    return (
-        pg.ConnectionDoesNotExistError,
+        return (), ()
+    down = (
+        pg.PostgresConnectionError,
         pg.CannotConnectNowError,
-        pg.ConnectionFailureError,
         pg.AdminShutdownError,
         pg.CrashShutdownError,
         pg.TooManyConnectionsError,
-        pg.InterfaceError,
+        pg_base.InterfaceError,  # "connection is closed" (its DataError subclass is a bad value)
     )
+    # Server side: NUL in text, too long for the column, numeric overflow; client side: out of int64.
+    bad_value = (pg.DataError, pg_base.DataError)
+    return down, bad_value
 
 
-# OSError covers a refused or unreachable socket, socket.gaierror a database host that does not resolve.
+_PG_DOWN, _PG_BAD_VALUE = _driver_errors()
+# ConnectionError covers a refused or reset socket, socket.gaierror a host that does not resolve.
 _DB_DOWN_CLASSES: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     ConnectionError,
     socket.gaierror,
-    *_driver_connection_errors(),
+    *_PG_DOWN,
 )
+_BAD_VALUE_CLASSES: tuple[type[Exception], ...] = (OverflowError, DataError, *_PG_BAD_VALUE)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (SQLAlchemy's ``orig``, then ``__cause__``)."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in out):
+        out.append(current)
+        current = getattr(current, "orig", None) or current.__cause__
+    return out
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """Whether the database refused a value from the request (too large, too long, a NUL byte)."""
+    return any(isinstance(e, _BAD_VALUE_CLASSES) for e in _chain(exc))
 
 
 def is_database_down(exc: BaseException) -> bool:
     """Whether ``exc`` (or the driver error it wraps) means the database cannot be reached now."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, _DB_DOWN_CLASSES):
-            return True
-        current = getattr(current, "orig", None) or current.__cause__
-    return False
+    return not is_bad_value(exc) and any(isinstance(e, _DB_DOWN_CLASSES) for e in _chain(exc))
 
 
 def _db_unavailable(request: Request, exc: BaseException) -> Response:
@@ -291,7 +304,7 @@ async def _out_of_range(request: Request, exc: Exception) -> Response:
         422,
         "validation_error",
         "Validation failed",
-        "A value is out of the range paybridge can store (a number or a date too large).",
+        "A value cannot be stored: a number or date out of range, text too long, or a NUL byte.",
         instance=request.url.path,
         errors=[],
     )
@@ -300,6 +313,8 @@ async def _out_of_range(request: Request, exc: Exception) -> Response:
 async def _dbapi_error(request: Request, exc: Exception) -> Response:
     if is_database_down(exc):
         return _db_unavailable(request, exc)
+    if is_bad_value(exc):
+        return await _out_of_range(request, exc)
     return await _unexpected(request, exc)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import InboundRequest
+from app.adapters.registry import PROVIDERS
 from app.deps import ContainerDep
+from app.errors import NotFound
 from app.services.callbacks import handle_callback, handle_return
 from app.services.dvcqg_lookup import bill_lookup
 
@@ -26,8 +30,28 @@ def _remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# Our account ids are ``pa_`` + a ULID; anything else cannot name an account (and must not reach
+# the database as is: a NUL byte or 10 KB of path is refused by PostgreSQL, not by us).
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+MALFORMED_ACCOUNT = "malformed"
+
+
+class UnknownGateway(NotFound):
+    code, title = "unknown_gateway", "Unknown gateway"
+
+
+def _checked(provider: str, account_id: str) -> str:
+    """The account id to look up and store; an unknown gateway has no protocol to answer in: 404."""
+    if provider not in PROVIDERS:
+        raise UnknownGateway(
+            f"No gateway {provider[:32]!r}; callbacks go to /v1/callbacks/{{provider}}/{{account}}."
+        )
+    return account_id if _ACCOUNT_ID.fullmatch(account_id) else MALFORMED_ACCOUNT
+
+
 async def callback(provider: str, account_id: str, request: Request, container: ContainerDep) -> Response:
     """Where a gateway notifies us: stored raw, verified, applied once, answered in its own format."""
+    account_id = _checked(provider, account_id)
     reply = await handle_callback(container, provider, account_id, await _inbound(request), _remote(request))
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
@@ -36,6 +60,7 @@ async def browser_return(
     provider: str, account_id: str, request: Request, container: ContainerDep
 ) -> Response:
     """Where a gateway sends the citizen back: verified, never final on its own; shows the result page."""
+    account_id = _checked(provider, account_id)
     result = await handle_return(container, provider, account_id, await _inbound(request), _remote(request))
     if result.checkout_token is None:
         return HTMLResponse(
@@ -79,5 +104,6 @@ for _method in ("GET", "POST"):
 )
 async def dvcqg_bill_lookup(account_id: str, request: Request, container: ContainerDep) -> Response:
     """The national platform pulls a bill (MaHoSo) from us; authenticated by its MaXacThuc checksum."""
+    account_id = _checked("dvcqg", account_id)
     reply = await bill_lookup(container, account_id, await _inbound(request), _remote(request))
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)

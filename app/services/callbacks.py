@@ -13,7 +13,7 @@ asks the resolver to query the gateway now.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
@@ -116,6 +116,7 @@ async def handle_callback(
     except (GatewayError, ValueError, UnicodeDecodeError) as exc:
         log.info("unparseable callback", extra={"provider": provider, "error": type(exc).__name__})
         note = Notification(verified=False, message="unparseable")
+    note = _storable(note)
     verdict, applied = await _process(container, provider, account_id, callback_id, note)
     reply = adapter.acknowledge(account, note if note.verified else None, verdict)
     await _record(
@@ -236,6 +237,17 @@ async def _process(
     return verdict, applied
 
 
+def _storable(note: Notification) -> Notification:
+    """A reference none of ours can be (too long for the column, a NUL byte) is no reference, and an
+    amount beyond 64 bits no amount: neither may reach the database as a parameter or a value."""
+    ref, amount = note.reference, note.amount
+    if ref is not None and (len(ref) > 64 or "\x00" in ref):
+        note = replace(note, reference=None)
+    if amount is not None and not 0 <= amount < 2**63:
+        note = replace(note, amount=None)
+    return note
+
+
 _NO_ACCOUNT = Account(id="", credentials={}, settings={}, callback_url="", return_url="")
 
 
@@ -258,6 +270,7 @@ async def handle_return(
             note = loaded.adapter.parse_return(loaded.account, inbound)
         except (GatewayError, ValueError, UnicodeDecodeError):
             note = Notification(verified=False)
+        note = _storable(note)
     now = container.clock()
     async with container.db.transaction() as session:
         row = None
