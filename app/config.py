@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # How long a gateway call may take before the attempt is marked `unknown`.
     gateway_timeout_seconds: float = 15.0
     idempotency_ttl_hours: int = 48
+    # Webhook URLs naming or resolving to private, loopback, link-local or reserved addresses:
+    # None = allowed in development only; set true (a portal on an internal network) or false.
+    allow_private_webhooks: bool | None = None
 
     @field_validator("public_base_url")
     @classmethod
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env is Environment.development
+
+    @property
+    def private_webhooks_allowed(self) -> bool:
+        if self.allow_private_webhooks is None:
+            return self.is_development
+        return self.allow_private_webhooks
 
     def fernet_keys(self) -> list[bytes]:
         """Fernet keys derived from the secret key (first) and any old keys (rotation)."""

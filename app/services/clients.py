@@ -24,6 +24,7 @@ from app.ids import new_id
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import hash_api_key, new_api_key, new_webhook_secret
 from app.services.agencies import Page, decode_cursor, encode_cursor, normalise_code
+from app.services.url_guard import literal_problem, private_target
 
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=30)
@@ -76,6 +77,17 @@ def _check_url(
         errors.append({"field": "webhook_url", "message": "must not carry credentials"})
     elif hosts and host not in hosts:
         errors.append({"field": "webhook_url", "message": "host is not in allowed_hosts"})
+    elif not container.settings.private_webhooks_allowed and (problem := literal_problem(url)):
+        errors.append({"field": "webhook_url", "message": problem})
+
+
+async def _check_resolved(url: str | None, container: Container) -> None:
+    """A webhook host whose name resolves to a private address now is refused now (and at send)."""
+    if url is None or container.settings.private_webhooks_allowed:
+        return
+    problem = await private_target(url)
+    if problem is not None:
+        raise ValidationFailed("Invalid client.", errors=[{"field": "webhook_url", "message": problem}])
 
 
 def _check_hosts(hosts: Sequence[str] | None, errors: list[dict[str, str]]) -> list[str] | None:
@@ -133,6 +145,8 @@ async def create_client(
         errors.append({"field": "name", "message": "must not be empty"})
     hosts = _check_hosts(allowed_hosts, errors)
     _check_url(webhook_url, hosts or [], container, errors)
+    if not errors:
+        await _check_resolved(webhook_url, container)
     now = container.clock()
     async with container.db.transaction() as session:
         agencies = await _agencies_for(session, agency_codes, errors)
@@ -217,6 +231,7 @@ async def update_client(container: Container, client_id: str, changes: dict[str,
     if "enabled" in changes and changes["enabled"] is None:
         errors.append({"field": "enabled", "message": "must be true or false"})
     hosts = _check_hosts(changes.get("allowed_hosts") or [], errors) if "allowed_hosts" in changes else None
+    await _check_resolved(changes.get("webhook_url"), container)
     async with container.db.transaction() as session:
         client = await _require(session, client_id, lock=True)
         url = changes.get("webhook_url", client.webhook_url)

@@ -38,6 +38,7 @@ from app.db import Database
 from app.errors import Conflict, NotFound
 from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
 from app.security import Vault, new_webhook_secret
+from app.services import url_guard
 from app.services.events import event_envelope
 
 log = logging.getLogger("paybridge.webhooks")
@@ -185,6 +186,12 @@ async def send(container: Container, claim: Claim) -> TryResult:
     now = container.clock()
     if claim.skip_reason or claim.url is None:
         return TryResult(attempted_at=now, error=claim.skip_reason or "no webhook_url", retryable=False)
+    if not container.settings.private_webhooks_allowed:
+        # DNS may have changed since the URL was configured: never POST into a private network.
+        problem = await url_guard.private_target(claim.url)
+        if problem is not None:
+            log.warning("webhook refused", extra={"delivery_id": claim.delivery_id, "reason": problem})
+            return TryResult(attempted_at=now, error=f"refused: {problem}")
     headers = signed_headers(claim.event_id, now, claim.body, claim.secrets)
     started = time.perf_counter()
     status_code: int | None = None
