@@ -79,7 +79,8 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 hdrs: list[tuple[bytes, bytes]] = list(message.get("headers", []))
                 hdrs.append((b"x-request-id", raw_id))
-                hdrs.append((b"x-content-type-options", b"nosniff"))
+                if all(name.lower() != b"x-content-type-options" for name, _ in hdrs):
+                    hdrs.append((b"x-content-type-options", b"nosniff"))
                 message = {**message, "headers": hdrs}
             await send(message)
 
