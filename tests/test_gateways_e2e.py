@@ -3,6 +3,7 @@ mounted in sandbox mode) → pay → its signed callback → `succeeded` → eve
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,10 +11,13 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
 
 from app.models import Event, InboundCallback, WebhookDelivery
+from app.services.webhooks import dispatch_due
 from tests.factories import PROVINCE, create, ensure_agencies, make_account, make_client
 from tests.factories import World as _World
+from tests.support import Clock, RoutingTransport
 
 CREDENTIALS: dict[str, dict[str, Any]] = {
     "vnpay": {"tmn_code": "TESTTMN1", "hash_secret": "SECRETKEYFORTESTVECTORS000000001"},
@@ -55,7 +59,12 @@ async def _world(
 
 @pytest.mark.parametrize("provider", sorted(CREDENTIALS))
 async def test_pay_end_to_end_against_the_simulator(
-    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], provider: str
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin_headers: dict[str, str],
+    provider: str,
+    outbound: RoutingTransport,
+    clock: Clock,
 ) -> None:
     world, account = await _world(client, admin_headers, provider)
     assert account["callback_url"] == f"http://paybridge.test/v1/callbacks/{provider}/{account['id']}"
@@ -85,6 +94,16 @@ async def test_pay_end_to_end_against_the_simulator(
         assert delivery is not None
         [ipn] = (await session.scalars(select(InboundCallback).where(InboundCallback.kind == "ipn"))).all()
         assert ipn.verified is True and ipn.verdict == "accepted"
+
+    # The portal hears about it: one signed webhook, verifiable with the standardwebhooks library.
+    received: list[httpx.Request] = []
+    outbound.handle("https://portal.example.gov.vn", lambda req: received.append(req) or httpx.Response(204))
+    clock.now = datetime.now(UTC)  # the library checks the signature's timestamp against real time
+    await dispatch_due(app.state.container)
+    [hook] = received
+    event = Webhook(world.webhook_secret).verify(hook.content, dict(hook.headers))
+    assert event["type"] == "payment.succeeded" and event["data"]["id"] == payment["id"]
+    assert hook.headers["webhook-id"] == events[0].id
 
     # The gateway repeats its callback: nothing changes, and it is told so in its own format.
     replay = await client.request(
