@@ -20,7 +20,7 @@ _SECRET_PATTERNS = [
     re.compile(r"whsec_[A-Za-z0-9+/=]+"),
     re.compile(
         r"(?i)((?:secret|password|hash_secret|secret_key|key1|key2|access_key|token|api_key|"
-        r"signature|securehash|mac|checksum|maxacthuc)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
+        r"signature|securehash|mac|checksum|maxacthuc|id_number|notify_secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
     ),
 ]
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -58,5 +58,6 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins"):
+    # Driver loggers print SQL parameters (payer data) at DEBUG: never below WARNING.
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins", "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -105,12 +105,12 @@ def test_redaction_masks_credentials_in_free_text() -> None:
         logging.ERROR,
         __file__,
         1,
-        "failed: Authorization: Bearer pbk_abc123 hash_secret=S3CRET secret_key: 'K9' whsec_QUJD key1=xyz",
+        "failed: Bearer pbk_abc123 hash_secret=S3CRET secret_key: 'K9' whsec_QUJD key1=xyz id_number=0790",
         None,
         None,
     )
     line = JsonFormatter().format(record)
-    for secret in ("pbk_abc123", "S3CRET", "K9'", "whsec_QUJD", "xyz"):
+    for secret in ("pbk_abc123", "S3CRET", "K9'", "whsec_QUJD", "xyz", "0790"):
         assert secret not in line, line
 
 
