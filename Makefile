@@ -7,16 +7,21 @@ PORT   ?= 8000
 
 .PHONY: run test lint typecheck check install bench lock clean
 
+# Runtime dependencies only (what `make run` needs), and the development set (a superset).
+$(BIN)/.runtime: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $@
+
 $(BIN)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
-	touch $@
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	touch $@ $(BIN)/.runtime
 
 install: $(BIN)/.installed
 
 ## make run: migrate, seed a demo agency/client/sandbox account and serve on SQLite (sandbox mode)
-run: install
+run: $(BIN)/.runtime
 	PAYBRIDGE_SANDBOX=true $(BIN)/python -m app migrate
 	PAYBRIDGE_SANDBOX=true $(BIN)/python -m app seed-demo --base-url http://$(HOST):$(PORT)
 	PAYBRIDGE_SANDBOX=true PAYBRIDGE_PUBLIC_BASE_URL=http://$(HOST):$(PORT) $(BIN)/python -m app serve --host $(HOST) --port $(PORT)
