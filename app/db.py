@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+_TOUCHED = "paybridge.touched"
 
 
 class Database:
@@ -23,7 +26,23 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A Session subclass of our own, so the change hooks below see only this database's sessions.
+        self._session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self._watchers: list[tuple[tuple[type[Any], ...], Callable[[], None]]] = []
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, sync_session_class=self._session_class
+        )
+        _track_writes(self._session_class, self._watchers)
+        # Reads on PostgreSQL run in autocommit: no BEGIN/ROLLBACK round trips. Each statement
+        # still sees one committed snapshot, exactly as under READ COMMITTED inside a transaction.
+        self._reader = self.sessionmaker
+        if not self.is_sqlite:
+            self._reader = async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+                autoflush=False,
+                sync_session_class=self._session_class,
+            )
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,12 +60,46 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads (it still opens a transaction lazily and rolls it back at the end)."""
-        async with self.sessionmaker() as session:
+        """A session for reads only: autocommit on PostgreSQL (READ COMMITTED, statement by
+        statement), a lazily opened transaction rolled back at the end on SQLite. Write in
+        :meth:`transaction`, never here."""
+        async with self._reader() as session:
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+    def on_commit_touching(self, models: tuple[type[Any], ...], callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every commit (through this database's sessions) that wrote rows
+        of ``models``: an ORM flush of such objects or an ORM-enabled UPDATE/DELETE on them.
+        In-process caches use it to drop entries the moment their source rows change; writes by
+        raw SQL text or by other processes are not seen (such caches need a TTL as well)."""
+        self._watchers.append((models, callback))
+
+
+def _track_writes(
+    session_class: type[Session], watchers: list[tuple[tuple[type[Any], ...], Callable[[], None]]]
+) -> None:
+    def touch(session: Session, classes: set[type[Any]]) -> None:
+        if classes and watchers:
+            session.info.setdefault(_TOUCHED, set()).update(classes)
+
+    @event.listens_for(session_class, "after_flush")
+    def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+        objects = [*session.new, *session.dirty, *session.deleted]
+        touch(session, {type(obj) for obj in objects})
+
+    @event.listens_for(session_class, "do_orm_execute")
+    def _on_execute(state: ORMExecuteState) -> None:
+        if state.is_update or state.is_delete:
+            touch(state.session, {mapper.class_ for mapper in state.all_mappers})
+
+    @event.listens_for(session_class, "after_commit")
+    def _after_commit(session: Session) -> None:
+        touched: set[type[Any]] = session.info.pop(_TOUCHED, set())
+        for models, callback in watchers:
+            if any(issubclass(cls, models) for cls in touched):
+                callback()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,17 +1,31 @@
-"""Who is calling: API-key authentication of clients, their agency scope, and a brake on guessing."""
+"""Who is calling: API-key authentication of clients, their agency scope, and a brake on guessing.
+
+Known keys are cached in the process for :data:`CACHE_TTL_SECONDS`, keyed by the key's SHA-256.
+Any commit in this process that writes clients, API keys, client agencies or agencies (rotate,
+disable, re-scope, move an agency) empties the cache at once; a change made by another process
+is seen here within the TTL at most. Expiry of a rotated-out key is checked on every request
+against the cached ``expires_at``, so a rotation's grace period ends on time everywhere.
+Unknown keys are never cached: they always reach the database (and count against the caller).
+"""
 
 from __future__ import annotations
 
+import time
+import weakref
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from app.container import Container
+from app.db import Database
 from app.errors import Unauthorized
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import constant_time_equals, hash_api_key
 
 MAX_KEY_LENGTH = 256
+CACHE_TTL_SECONDS = 5.0
+CACHE_MAX_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -27,17 +41,38 @@ class Principal:
         return any(agency_path.startswith(p) for p in self.agency_paths)
 
 
-async def authenticate_api_key(container: Container, key: str, address: str) -> Principal:
-    """The client behind an API key: one indexed lookup by the key's SHA-256, then expiry (rotated
-    keys), then enabled. Failures count against the caller's address (429 past the limit)."""
-    limiter = container.auth_limiter
-    limiter.check(address)
-    if len(key) > MAX_KEY_LENGTH:  # ours are ~47 characters; don't hash megabytes
-        limiter.fail(address)
-        raise Unauthorized("Unknown API key.")
-    digest = hash_api_key(key)
-    now = container.clock()
-    async with container.db.session() as session:
+@dataclass(frozen=True)
+class _KnownKey:
+    key_hash: str
+    expires_at: datetime | None
+    enabled: bool
+    principal: Principal
+    loaded_at: float
+
+
+class _KeyCache:
+    def __init__(self) -> None:
+        self.entries: dict[str, _KnownKey] = {}
+        self.generation = 0  # bumped by every invalidation: a lookup that raced one is not stored
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.generation += 1
+
+
+_CACHES: weakref.WeakKeyDictionary[Database, _KeyCache] = weakref.WeakKeyDictionary()
+
+
+def _cache_for(db: Database) -> _KeyCache:
+    cache = _CACHES.get(db)
+    if cache is None:
+        cache = _CACHES[db] = _KeyCache()
+        db.on_commit_touching((Client, ApiKey, ClientAgency, Agency), cache.clear)
+    return cache
+
+
+async def _load_key(db: Database, digest: str) -> _KnownKey | None:
+    async with db.session() as session:
         row = (
             await session.execute(
                 select(ApiKey.key_hash, ApiKey.expires_at, Client)
@@ -45,15 +80,9 @@ async def authenticate_api_key(container: Container, key: str, address: str) -> 
                 .where(ApiKey.key_hash == digest)
             )
         ).first()
-        if row is None or not constant_time_equals(row.key_hash, digest):
-            limiter.fail(address)
-            raise Unauthorized("Unknown API key.")
+        if row is None:
+            return None
         client: Client = row.Client
-        if row.expires_at is not None and row.expires_at <= now:
-            limiter.fail(address)
-            raise Unauthorized("This API key was rotated out and has expired.")
-        if not client.enabled:
-            raise Unauthorized("This client is disabled.")
         paths = (
             await session.scalars(
                 select(Agency.path)
@@ -61,9 +90,40 @@ async def authenticate_api_key(container: Container, key: str, address: str) -> 
                 .where(ClientAgency.client_id == client.id)
             )
         ).all()
-    return Principal(
+    principal = Principal(
         client_id=client.id,
         name=client.name,
         agency_paths=tuple(paths),
         allowed_hosts=tuple(client.allowed_hosts or ()),
     )
+    return _KnownKey(row.key_hash, row.expires_at, client.enabled, principal, time.monotonic())
+
+
+async def authenticate_api_key(container: Container, key: str, address: str) -> Principal:
+    """The client behind an API key: one indexed lookup by the key's SHA-256 (or the cache), then
+    expiry (rotated keys), then enabled. Failures count against the caller's address (429 past the limit)."""
+    limiter = container.auth_limiter
+    limiter.check(address)
+    if len(key) > MAX_KEY_LENGTH:  # ours are ~47 characters; don't hash megabytes
+        limiter.fail(address)
+        raise Unauthorized("Unknown API key.")
+    digest = hash_api_key(key)
+    now = container.clock()
+    cache = _cache_for(container.db)
+    known = cache.entries.get(digest)
+    if known is None or time.monotonic() - known.loaded_at > CACHE_TTL_SECONDS:
+        generation = cache.generation
+        known = await _load_key(container.db, digest)
+        if known is not None and cache.generation == generation:
+            if len(cache.entries) >= CACHE_MAX_ENTRIES:
+                cache.entries.clear()
+            cache.entries[digest] = known
+    if known is None or not constant_time_equals(known.key_hash, digest):
+        limiter.fail(address)
+        raise Unauthorized("Unknown API key.")
+    if known.expires_at is not None and known.expires_at <= now:
+        limiter.fail(address)
+        raise Unauthorized("This API key was rotated out and has expired.")
+    if not known.enabled:
+        raise Unauthorized("This client is disabled.")
+    return known.principal
