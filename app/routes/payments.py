@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
@@ -99,9 +100,11 @@ async def list_payments(
     summary="Get a payment",
     responses=problems({**AUTH_PROBLEMS, 404: "`not_found`: no such payment among your agencies'."}),
 )
-async def get_payment(payment_id: str, principal: CurrentClient, container: ContainerDep) -> dict[str, Any]:
+async def get_payment(payment_id: str, principal: CurrentClient, container: ContainerDep) -> Response:
     """One payment with its line items and attempts."""
-    return await service.get_payment(container, principal, payment_id)
+    # Serialised once with orjson (the resource already has PaymentOut's shape; see the schema).
+    resource = await service.get_payment(container, principal, payment_id)
+    return Response(orjson.dumps(resource), media_type="application/json")
 
 
 @router.post(

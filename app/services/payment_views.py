@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
@@ -90,14 +91,28 @@ def payment_resource(
 
 async def load_payment_resource(session: AsyncSession, payment_id: str, base_url: str) -> dict[str, Any]:
     """Fresh from the database (after compare-and-set updates the identity map may be stale)."""
-    payment, agency_code = (
+    resource = await load_visible_payment_resource(session, payment_id, base_url, lambda _path: True)
+    if resource is None:
+        raise NoResultFound(f"no payment {payment_id}")
+    return resource
+
+
+async def load_visible_payment_resource(
+    session: AsyncSession, payment_id: str, base_url: str, visible: Callable[[str], bool]
+) -> dict[str, Any] | None:
+    """Like :func:`load_payment_resource`, or None when the payment is missing or its agency path
+    is not ``visible`` (the scope check rides on the first query: no extra round trip)."""
+    row = (
         await session.execute(
-            select(Payment, Agency.code)
+            select(Payment, Agency.code, Agency.path)
             .join(Agency, Agency.id == Payment.agency_id)
             .where(Payment.id == payment_id)
             .execution_options(populate_existing=True)
         )
-    ).one()
+    ).first()
+    if row is None or not visible(row.path):
+        return None
+    payment, agency_code = row.Payment, row.code
     items = (
         await session.execute(
             select(PaymentItem, RevenueType.name)

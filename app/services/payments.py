@@ -26,7 +26,7 @@ from app.services.catalog import get_active_revenue_types
 from app.services.events import emit_event
 from app.services.gateway_accounts import adapter_for, resolve_account
 from app.services.idempotency import Claim, StoredResponse, mark_resource, request_fingerprint, run_idempotent
-from app.services.payment_views import load_payment_resource, renderer
+from app.services.payment_views import load_payment_resource, load_visible_payment_resource, renderer
 from app.services.transitions import cas_attempt, cas_payment
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -238,8 +238,12 @@ async def _scoped_payment(session: AsyncSession, principal: Principal, payment_i
 
 async def get_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
     async with container.db.session() as session:
-        await _scoped_payment(session, principal, payment_id)
-        return await load_payment_resource(session, payment_id, container.settings.public_base_url)
+        resource = await load_visible_payment_resource(
+            session, payment_id, container.settings.public_base_url, principal.covers
+        )
+    if resource is None:
+        raise NotFound("No such payment.")
+    return resource
 
 
 def _encode_cursor(created_at: datetime, payment_id: str) -> str:
