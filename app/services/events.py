@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -39,21 +39,28 @@ async def emit_event(
     """Append an event and its outbox row in the caller's transaction."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    event = Event(
-        id=new_id("evt"), type=type, client_id=client_id, payment_id=payment_id, data=data, created_at=now
-    )
+    values: dict[str, Any] = {
+        "id": new_id("evt"),
+        "type": type,
+        "client_id": client_id,
+        "payment_id": payment_id,
+        "data": data,
+        "created_at": now,
+    }
     # One client's appends are serialised from INSERT to COMMIT, so its feed sees seqs in order.
     await event_feed.lock_event_stream(session, client_id)
-    webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == client_id))
-    session.add(event)
-    if webhook_url:
-        await session.flush()  # the delivery row references the event
-        session.add(
-            WebhookDelivery(
-                event_id=event.id, client_id=client_id, status="pending", next_attempt_at=now, created_at=now
-            )
+    await session.execute(insert(Event).values(**values))
+    # The outbox row, iff the client takes webhooks right now: one INSERT … SELECT, no read first.
+    when = literal(now, WebhookDelivery.__table__.c.next_attempt_at.type)
+    await session.execute(
+        insert(WebhookDelivery).from_select(
+            ["event_id", "client_id", "status", "attempts", "next_attempt_at", "created_at"],
+            select(literal(values["id"]), Client.id, literal("pending"), literal(0), when, when).where(
+                Client.id == client_id, Client.webhook_url.is_not(None), Client.webhook_url != ""
+            ),
         )
-    return event
+    )
+    return Event(**values)  # as written (its ``seq`` is not loaded)
 
 
 def event_envelope(event: Event) -> dict[str, Any]:

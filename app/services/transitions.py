@@ -122,13 +122,22 @@ async def _apply_success(
     }
     if fact.provider_transaction_id:
         attempt_values["provider_transaction_id"] = fact.provider_transaction_id
-    won = await cas_attempt(
-        session, attempt_id, ("pending", "unknown", "failed", "expired", "cancelled"), attempt_values
-    )
-    if not won:
+    # Compare-and-set and read back what the next steps need in the same round trip.
+    won = (
+        await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.id == attempt_id,
+                Attempt.status.in_(("pending", "unknown", "failed", "expired", "cancelled")),
+            )
+            .values(**attempt_values)
+            .returning(Attempt.payment_id, Attempt.amount)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if won is None:
         return Applied.unchanged  # this attempt already succeeded: a duplicate callback
-    attempt = (await session.execute(select(Attempt).where(Attempt.id == attempt_id))).scalar_one()
-    payment = (await session.execute(select(Payment).where(Payment.id == attempt.payment_id))).scalar_one()
+    payment_id, amount = won.payment_id, won.amount
     paid_values = {
         "status": "succeeded",
         "succeeded_attempt_id": attempt_id,
@@ -136,37 +145,57 @@ async def _apply_success(
         "paid_at": fact.paid_at or now,
         "updated_at": now,
     }
-    if await cas_payment(session, payment.id, ("pending",), paid_values):
-        await _emit(session, "payment.succeeded", payment, now, render)
+    client_id = await _cas_payment_client(session, payment_id, ("pending",), paid_values)
+    if client_id is not None:
+        await _emit(session, "payment.succeeded", payment_id, client_id, now, render)
         return Applied.succeeded
-    if await cas_payment(session, payment.id, ("expired", "cancelled"), paid_values):
+    client_id = await _cas_payment_client(session, payment_id, ("expired", "cancelled"), paid_values)
+    if client_id is not None:
         await cas_attempt(session, attempt_id, ("succeeded",), {"late": True})
-        await _emit(session, "payment.succeeded", payment, now, render)
+        await _emit(session, "payment.succeeded", payment_id, client_id, now, render)
         return Applied.late_success
     # Someone else paid it already (another attempt, or at the counter): the citizen paid twice.
     await cas_attempt(session, attempt_id, ("succeeded",), {"duplicate_paid": True})
+    client_id = (
+        await session.execute(select(Payment.client_id).where(Payment.id == payment_id))
+    ).scalar_one()
     await _emit(
         session,
         "payment.duplicate_paid",
-        payment,
+        payment_id,
+        client_id,
         now,
         render,
-        extra={"duplicate_attempt_id": attempt_id, "amount": attempt.amount},
+        extra={"duplicate_attempt_id": attempt_id, "amount": amount},
     )
     return Applied.duplicate_paid
+
+
+async def _cas_payment_client(
+    session: AsyncSession, payment_id: str, allowed: Collection[str], values: dict[str, Any]
+) -> str | None:
+    """:func:`cas_payment` that answers the payment's client id when it changed the row (else None)."""
+    result = await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status.in_(tuple(allowed)))
+        .values(**values)
+        .returning(Payment.client_id)
+        .execution_options(synchronize_session=False)
+    )
+    client_id: str | None = result.scalar_one_or_none()
+    return client_id
 
 
 async def _emit(
     session: AsyncSession,
     type: str,
-    payment: Payment,
+    payment_id: str,
+    client_id: str,
     now: datetime,
     render: Any,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    data = await render(session, payment.id)
+    data = await render(session, payment_id)
     if extra:
         data = {**data, **extra}
-    await emit_event(
-        session, type=type, client_id=payment.client_id, payment_id=payment.id, data=data, now=now
-    )
+    await emit_event(session, type=type, client_id=client_id, payment_id=payment_id, data=data, now=now)
