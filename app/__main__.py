@@ -63,6 +63,16 @@ def _seed_demo(settings: Settings, base_url: str | None) -> None:
     print("")
 
 
+def _rotate_secrets(settings: Settings) -> None:
+    from app.services.secret_rotation import rotate_from_settings
+
+    result = asyncio.run(rotate_from_settings(settings))
+    print(
+        f"re-encrypted {result.provider_accounts} gateway accounts and "
+        f"{result.client_secrets} clients' webhook secrets under the current PAYBRIDGE_SECRET_KEY"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="paybridge")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="run every job once and exit")
     demo = sub.add_parser("seed-demo", help="create a demo agency, client and sandbox account")
     demo.add_argument("--base-url", default=None)
+    sub.add_parser(
+        "rotate-secrets",
+        help="re-encrypt stored credentials under PAYBRIDGE_SECRET_KEY (old keys: PAYBRIDGE_OLD_SECRET_KEYS)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -91,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         _worker(settings, args.once)
     elif args.command == "seed-demo":
         _seed_demo(settings, args.base_url)
+    elif args.command == "rotate-secrets":
+        _rotate_secrets(settings)
     return 0
 
 

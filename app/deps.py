@@ -39,13 +39,17 @@ CurrentClient = Annotated[Principal, Depends(current_client)]
 
 
 async def require_admin(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_admin_bearer)],
 ) -> None:
     token = container.settings.admin_token.get_secret_value()
     if not token:
         raise AdminDisabled("The operator API is off: set PAYBRIDGE_ADMIN_TOKEN to enable it.")
+    address = request.client.host if request.client else "unknown"
+    container.auth_limiter.check(address)
     if credentials is None or not constant_time_equals(credentials.credentials, token):
+        container.auth_limiter.fail(address)
         raise Unauthorized("Send the operator token as 'Authorization: Bearer <token>'.")
 
 

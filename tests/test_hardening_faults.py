@@ -140,11 +140,6 @@ async def test_database_killed_mid_create_is_503_with_no_partial_rows_and_servic
 
 
 @pytest.mark.postgres_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="idempotency._release deletes a claim that already created its payment; the same-key "
-    "retry then meets its own bill: 409 duplicate_bill (fix reported to the lead)",
-)
 async def test_same_key_retry_after_the_database_died_returns_the_payment(
     client: httpx.AsyncClient,
     app: FastAPI,

@@ -29,10 +29,7 @@ from tests.support import Clock, RoutingTransport
 EXAMPLES_PER_OPERATION = 20
 # Failures found by this test and reported to the owner of the route; each stays visible as an
 # xfail (with the finding) until fixed — any other failure fails the test.
-KNOWN_FAILURES: dict[str, str] = {
-    "POST /v1/payments/{payment_id}/refunds": "a refund amount beyond 64 bits is a 500 (orjson in "
-    "request_fingerprint): RefundCreate.amount needs an upper bound",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 # Where a gateway or a browser is the caller, the answer follows the gateway's protocol or is HTML.
 _FOREIGN_FORMAT_PREFIXES = ("/v1/callbacks/", "/v1/returns/", "/v1/dvcqg/", "/checkout/", "/dashboard")
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from app.deps import AdminDep, ContainerDep, CurrentClient
 from app.errors import ProblemError
 from app.routes.docs import AUTH_PROBLEMS, problems
+from app.schemas.payments import MAX_PAYMENT_AMOUNT
 from app.services import receipts, refunds
 from app.services.receipt_pdf import payment_method, render_pdf
 from app.text import format_vnd
@@ -43,7 +44,10 @@ class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: StrictInt = Field(
-        gt=0, description="Integer VND; at most what remains unrefunded.", examples=[20000]
+        gt=0,
+        le=MAX_PAYMENT_AMOUNT,
+        description="Integer VND; at most what remains unrefunded.",
+        examples=[20000],
     )
     reason: str = Field(min_length=1, max_length=500, examples=["Hồ sơ không đủ điều kiện giải quyết"])
 

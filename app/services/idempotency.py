@@ -154,10 +154,23 @@ async def _complete(container: Container, record_id: int, status: int, body: byt
 
 
 async def _release(container: Container, record_id: int) -> None:
+    """Give the key back after an unexpected failure. A run that had already created its resource
+    keeps its claim, made claimable at once, so the retry resumes it instead of meeting its own bill."""
     async with container.db.transaction() as session:
         await session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.state == "in_progress",
+                IdempotencyRecord.resource_id.is_not(None),
+            )
+            .values(created_at=container.clock() - LEASE)
+        )
+        await session.execute(
             delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id, IdempotencyRecord.state == "in_progress"
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.state == "in_progress",
+                IdempotencyRecord.resource_id.is_(None),
             )
         )
 
