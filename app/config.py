@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # Requests bodies above this size are refused with 413 (callbacks and API alike).
     max_body_bytes: int = 256 * 1024
+    # Operator uploads (reconciliation files) may be this large.
+    max_upload_bytes: int = 10 * 1024 * 1024
     # How long a gateway call may take before the attempt is marked `unknown`.
     gateway_timeout_seconds: float = 15.0
     idempotency_ttl_hours: int = 48

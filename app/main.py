@@ -104,7 +104,12 @@ def create_app(
     from app.routes import include_routes
 
     include_routes(app, settings)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        upload_limits={"/admin/v1/reconciliations": settings.max_upload_bytes},
+    )
     return app
 
 

@@ -27,10 +27,25 @@ class RequestContextMiddleware:
     """Sets ``X-Request-ID`` on every response (echoing a sane one the caller sent), refuses bodies
     over the limit with 413, records Prometheus metrics by route template and logs one JSON line."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        upload_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Path prefixes that take larger bodies (operator file uploads), with their own limit.
+        self.upload_limits = upload_limits or {}
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.upload_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,13 +60,14 @@ class RequestContextMiddleware:
         status_holder = {"status": 500}
         raw_id = request_id.encode()
 
+        limit = self._limit_for(scope.get("path", ""))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             response = problem_response(
                 413,
                 "payload_too_large",
                 "Request body too large",
-                f"The body must be at most {self.max_body_bytes} bytes.",
+                f"The body must be at most {limit} bytes.",
                 headers={"X-Request-ID": request_id},
             )
             await response(scope, receive, send)
@@ -66,7 +82,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
@@ -92,7 +108,7 @@ class RequestContextMiddleware:
                     413,
                     "payload_too_large",
                     "Request body too large",
-                    f"The body must be at most {self.max_body_bytes} bytes.",
+                    f"The body must be at most {limit} bytes.",
                 )
                 await response(scope, receive, send_wrapper)
         except Exception as exc:

@@ -189,3 +189,17 @@ def test_built_in_mappings_read_gateway_formats() -> None:
     ]
     custom = mapping_for("sandbox", {"amount": "so_tien", "success": ["OK"]})
     assert parse_file(b"reference,transaction_id,so_tien,status\nPB1,T,100,OK\n", custom)[0].paid
+
+
+async def test_a_large_gateway_file_is_accepted_but_not_elsewhere(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], world: World, settings: Any
+) -> None:
+    # 9,000 rows the gateway knows and we do not: over the 256 KB API body limit.
+    rows = [(f"PBX{i:013d}", f"T{i}", 10000, "success") for i in range(9000)]
+    content = sandbox_csv(rows)
+    assert len(content) > settings.max_body_bytes
+    r = await upload(client, admin_headers, world, content, multipart=False)
+    assert r.status_code == 201, r.text[:300]
+    # The same body anywhere else is still refused.
+    other = await client.post("/admin/v1/agencies:import", content=content, headers=admin_headers)
+    assert other.status_code == 413
