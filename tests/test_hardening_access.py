@@ -276,3 +276,12 @@ async def test_operator_dashboard_sends_csp(client: httpx.AsyncClient) -> None:
     page = await client.get("/admin/login")
     assert page.status_code == 200
     _assert_locked_down(page)
+
+
+async def test_operator_token_guessing_is_rate_limited(client: httpx.AsyncClient) -> None:
+    bad = {"Authorization": "Bearer not-the-operator-token"}
+    statuses = [(await client.get("/admin/v1/agencies", headers=bad)).status_code for _ in range(21)]
+    assert statuses[:20] == [401] * 20
+    assert statuses[20] == 429
+    r = await client.get("/admin/v1/agencies", headers=bad)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
