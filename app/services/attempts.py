@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +26,8 @@ from app.adapters.base import (
 )
 from app.container import Container
 from app.ids import new_id, new_reference
-from app.models import Agency, Attempt, Payment, PaymentItem, ProviderAccount, RevenueType
-from app.services.catalog import resolve_beneficiary
+from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
+from app.services.catalog import resolve_beneficiaries
 from app.services.gateway_accounts import adapter_for, present
 from app.services.transitions import cas_attempt
 
@@ -55,19 +58,82 @@ def open_attempt(session: AsyncSession, payment: Payment, account: ProviderAccou
         status="pending",
         amount=payment.amount,
         wire={},
+        duplicate_paid=False,
+        late=False,
+        check_count=0,
         next_check_at=now + FIRST_CHECK_AFTER if Capability.query in adapter.capabilities else None,
-        created_at=now,
+        created_at=now.astimezone(UTC),
         updated_at=now,
     )
     session.add(attempt)
     return attempt
 
 
+def _beneficiary(row: BeneficiaryAccount) -> Beneficiary:
+    return Beneficiary(
+        account_number=row.account_number,
+        account_name=row.account_name,
+        bank_bin=row.bank_bin,
+        treasury_code=row.treasury_code,
+    )
+
+
+def build_checkout_request(
+    attempt: Attempt,
+    payment: Payment,
+    agency: Agency,
+    items: Sequence[LineItem],
+    resolved: Mapping[str | None, BeneficiaryAccount],
+    *,
+    client_ip: str,
+    locale: str,
+) -> CheckoutRequest:
+    """The adapter's request from rows already in hand (``resolved`` as from ``resolve_beneficiaries``)."""
+    beneficiaries = {
+        item.revenue_type_code: _beneficiary(resolved[item.revenue_type_code])
+        for item in items
+        if item.revenue_type_code in resolved
+    }
+    default = resolved.get(None)
+    beneficiary = _beneficiary(default) if default is not None else next(iter(beneficiaries.values()), None)
+    payer = payment.payer or {}
+    return CheckoutRequest(
+        reference=attempt.reference,
+        payment_id=payment.id,
+        amount=attempt.amount,
+        description=payment.description or f"Thanh toan ho so {payment.dossier_code}",
+        created_at=attempt.created_at,
+        expires_at=payment.expires_at,
+        client_ip=client_ip,
+        locale=locale,
+        payer=Payer(
+            name=str(payer.get("name", "")),
+            id_number=payer.get("id_number"),
+            phone=payer.get("phone"),
+            email=payer.get("email"),
+            address=payer.get("address"),
+        ),
+        items=list(items),
+        agency_code=agency.code,
+        agency_name=agency.name,
+        dossier_code=payment.dossier_code,
+        procedure_code=payment.procedure_code,
+        beneficiary=beneficiary,
+        beneficiaries=beneficiaries,
+    )
+
+
 async def _checkout_request(
     session: AsyncSession, attempt: Attempt, client_ip: str, locale: str
 ) -> CheckoutRequest:
-    payment = (await session.execute(select(Payment).where(Payment.id == attempt.payment_id))).scalar_one()
-    agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
+    row = (
+        await session.execute(
+            select(Payment, Agency)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == attempt.payment_id)
+        )
+    ).one()
+    payment, agency = row.Payment, row.Agency
     rows = (
         await session.execute(
             select(PaymentItem, RevenueType)
@@ -86,52 +152,94 @@ async def _checkout_request(
         )
         for item, rtype in rows
     ]
-    beneficiaries: dict[str, Beneficiary] = {}
-    for item in items:
-        found = await resolve_beneficiary(session, agency, item.revenue_type_code)
-        if found is not None:
-            beneficiaries[item.revenue_type_code] = Beneficiary(
-                account_number=found.account_number,
-                account_name=found.account_name,
-                bank_bin=found.bank_bin,
-                treasury_code=found.treasury_code,
-            )
-    default = await resolve_beneficiary(session, agency, None)
-    beneficiary = (
-        Beneficiary(
-            account_number=default.account_number,
-            account_name=default.account_name,
-            bank_bin=default.bank_bin,
-            treasury_code=default.treasury_code,
+    resolved = await resolve_beneficiaries(session, agency, [item.revenue_type_code for item in items])
+    return build_checkout_request(
+        attempt, payment, agency, items, resolved, client_ip=client_ip, locale=locale
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutOutcome:
+    """What the gateway said to a checkout: a result, a clear refusal, or nothing usable."""
+
+    provider: str
+    result: CheckoutResult | None
+    error: Exception | None
+
+
+async def call_gateway(
+    container: Container, account_row: ProviderAccount, request: CheckoutRequest
+) -> CheckoutOutcome:
+    """Ask the gateway for the checkout (never inside a transaction); errors become the outcome."""
+    account = present(container, account_row)
+    adapter = adapter_for(account_row.provider)
+    started = asyncio.get_running_loop().time()
+    outcome = "ok"
+    result: CheckoutResult | None = None
+    error: Exception | None = None
+    try:
+        result = await asyncio.wait_for(
+            adapter.create_checkout(account, request, container.http),
+            timeout=container.settings.gateway_timeout_seconds + 1,
         )
-        if default is not None
-        else next(iter(beneficiaries.values()), None)
+    except (GatewayTechnicalError, TimeoutError) as exc:
+        outcome, error = "technical_error", exc
+    except GatewayLogicalError as exc:
+        outcome, error = "declined", exc
+    finally:
+        container.metrics.gateway_calls.labels(account_row.provider, "create", outcome).observe(
+            asyncio.get_running_loop().time() - started
+        )
+    return CheckoutOutcome(account_row.provider, result, error)
+
+
+def checkout_values(outcome: CheckoutOutcome, now: datetime) -> dict[str, Any]:
+    """The attempt's new column values for ``outcome`` (the caller compare-and-sets them)."""
+    result, error = outcome.result, outcome.error
+    if result is not None:
+        return {
+            "checkout_url": result.checkout_url,
+            "qr_payload": result.qr_payload,
+            "provider_transaction_id": result.provider_transaction_id,
+            "wire": dict(result.wire),
+            "raw_request": result.raw_request,
+            "raw_response": result.raw_response,
+            "updated_at": now,
+        }
+    if isinstance(error, GatewayLogicalError):
+        log.info("gateway refused checkout", extra={"provider": outcome.provider, "code": error.code})
+        return {
+            "status": "failed",
+            "failure_code": error.code or "declined",
+            "failure_message": error.message[:500],
+            "completed_at": now,
+            "updated_at": now,
+            "next_check_at": None,
+        }
+    log.warning(
+        "gateway checkout outcome unknown",
+        extra={"provider": outcome.provider, "error": type(error).__name__},
     )
-    payer = payment.payer or {}
-    return CheckoutRequest(
-        reference=attempt.reference,
-        payment_id=payment.id,
-        amount=attempt.amount,
-        description=payment.description or f"Thanh toan ho so {payment.dossier_code}",
-        created_at=attempt.created_at,
-        expires_at=payment.expires_at,
-        client_ip=client_ip,
-        locale=locale,
-        payer=Payer(
-            name=str(payer.get("name", "")),
-            id_number=payer.get("id_number"),
-            phone=payer.get("phone"),
-            email=payer.get("email"),
-            address=payer.get("address"),
-        ),
-        items=items,
-        agency_code=agency.code,
-        agency_name=agency.name,
-        dossier_code=payment.dossier_code,
-        procedure_code=payment.procedure_code,
-        beneficiary=beneficiary,
-        beneficiaries=beneficiaries,
-    )
+    return {
+        "status": "unknown",
+        "failure_code": "gateway_unreachable",
+        "failure_message": str(error)[:500] if error else None,
+        "next_check_at": now + FIRST_CHECK_AFTER,
+        "updated_at": now,
+    }
+
+
+async def record_checkout(
+    session: AsyncSession, attempt: Attempt, outcome: CheckoutOutcome, now: datetime
+) -> bool:
+    """Compare-and-set the outcome on the (still pending) attempt, in the caller's transaction;
+    on success the in-memory ``attempt`` carries the new values too. False: it moved on meanwhile."""
+    values = checkout_values(outcome, now)
+    if not await cas_attempt(session, attempt.id, ("pending",), values):
+        return False
+    for name, value in values.items():
+        setattr(attempt, name, value)
+    return True
 
 
 async def start_checkout(
@@ -147,74 +255,9 @@ async def start_checkout(
         account_row = await session.get(ProviderAccount, attempt.provider_account_id)
         assert account_row is not None
         request = await _checkout_request(session, attempt, client_ip, locale)
-    account = present(container, account_row)
-    adapter = adapter_for(attempt.provider)
-    started = asyncio.get_running_loop().time()
-    outcome = "ok"
-    result: CheckoutResult | None = None
-    error: Exception | None = None
-    try:
-        result = await asyncio.wait_for(
-            adapter.create_checkout(account, request, container.http),
-            timeout=container.settings.gateway_timeout_seconds + 1,
-        )
-    except (GatewayTechnicalError, TimeoutError) as exc:
-        outcome, error = "technical_error", exc
-    except GatewayLogicalError as exc:
-        outcome, error = "declined", exc
-    finally:
-        container.metrics.gateway_calls.labels(attempt.provider, "create", outcome).observe(
-            asyncio.get_running_loop().time() - started
-        )
-    now = container.clock()
+    outcome = await call_gateway(container, account_row, request)
     async with container.db.transaction() as session:
-        if result is not None:
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {
-                    "checkout_url": result.checkout_url,
-                    "qr_payload": result.qr_payload,
-                    "provider_transaction_id": result.provider_transaction_id,
-                    "wire": dict(result.wire),
-                    "raw_request": result.raw_request,
-                    "raw_response": result.raw_response,
-                    "updated_at": now,
-                },
-            )
-        elif isinstance(error, GatewayLogicalError):
-            log.info("gateway refused checkout", extra={"provider": attempt.provider, "code": error.code})
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {
-                    "status": "failed",
-                    "failure_code": error.code or "declined",
-                    "failure_message": error.message[:500],
-                    "completed_at": now,
-                    "updated_at": now,
-                    "next_check_at": None,
-                },
-            )
-        else:
-            log.warning(
-                "gateway checkout outcome unknown",
-                extra={"provider": attempt.provider, "error": type(error).__name__},
-            )
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {
-                    "status": "unknown",
-                    "failure_code": "gateway_unreachable",
-                    "failure_message": str(error)[:500] if error else None,
-                    "next_check_at": now + FIRST_CHECK_AFTER,
-                    "updated_at": now,
-                },
-            )
+        await record_checkout(session, attempt, outcome, container.clock())
 
 
 # Public name for services that build a checkout request without calling the gateway (pull models).

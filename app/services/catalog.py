@@ -29,6 +29,7 @@ from app.services.agencies import (
     ancestors,
     decode_cursor,
     encode_cursor,
+    path_codes,
     reject_import,
     require_agency,
     text_field,
@@ -94,6 +95,35 @@ async def resolve_beneficiary(
         if (level.id, None) in by_key:
             return by_key[(level.id, None)]
     return None
+
+
+async def resolve_beneficiaries(
+    session: AsyncSession, agency: Agency, codes: Collection[str]
+) -> dict[str | None, BeneficiaryAccount]:
+    """:func:`resolve_beneficiary` for every code of ``codes`` and for the default (key None), in
+    one query. Codes with no account anywhere up the tree are absent from the result."""
+    chain = list(reversed(path_codes(agency.path)))  # the agency itself first, then up to the root
+    depth = {code: i for i, code in enumerate(chain)}
+    wanted: list[ColumnElement[bool]] = [BeneficiaryAccount.revenue_type_code.is_(None)]
+    if codes:
+        wanted.append(BeneficiaryAccount.revenue_type_code.in_(set(codes)))
+    rows = (
+        await session.execute(
+            select(BeneficiaryAccount, Agency.code)
+            .join(Agency, Agency.id == BeneficiaryAccount.agency_id)
+            .where(Agency.code.in_(chain), or_(*wanted))
+        )
+    ).all()
+    by_key = {(code, row.revenue_type_code): row for row, code in rows}
+    found: dict[str | None, BeneficiaryAccount] = {}
+    for wanted_code in [None, *dict.fromkeys(codes)]:
+        for level in sorted({code for code, _ in by_key}, key=depth.__getitem__):
+            row = by_key.get((level, wanted_code)) if wanted_code is not None else None
+            row = row or by_key.get((level, None))
+            if row is not None:
+                found[wanted_code] = row
+                break
+    return found
 
 
 # ---------------------------------------------------------------------------- revenue types: writes

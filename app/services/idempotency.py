@@ -55,6 +55,14 @@ class StoredResponse:
 
 
 @dataclass(frozen=True)
+class Completed:
+    """A handler's response already stored with :func:`complete` in the handler's own transaction."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Claim:
     record_id: int
     resource_id: str | None  # set when a crashed earlier run had already created the resource
@@ -144,13 +152,19 @@ async def _claim(
         delay = min(delay * 1.5, 0.25)
 
 
+async def complete(session: Any, record_id: int, status: int, body: bytes) -> None:
+    """Store the response for the key in the caller's transaction (the handler then returns
+    :class:`Completed`, saving a transaction of its own)."""
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == record_id)
+        .values(state="completed", response_status=status, response_body=body.decode())
+    )
+
+
 async def _complete(container: Container, record_id: int, status: int, body: bytes) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(state="completed", response_status=status, response_body=body.decode())
-        )
+        await complete(session, record_id, status, body)
 
 
 async def _release(container: Container, record_id: int) -> None:
@@ -182,29 +196,33 @@ async def run_idempotent(
     scope: str,
     key: str | None,
     fingerprint: str,
-    handler: Callable[[Claim], Awaitable[tuple[int, bytes]]],
+    handler: Callable[[Claim], Awaitable[tuple[int, bytes] | Completed]],
 ) -> StoredResponse:
     """Run ``handler`` at most once per (client, scope, key); replay its stored response after.
 
     Business errors (4xx) are stored and replayed like successes; anything unexpected releases
-    the claim so that a retry can run again.
+    the claim so that a retry can run again. A handler that stored its response itself (with
+    :func:`complete`, in the transaction that finished its work) returns :class:`Completed`.
     """
     key = check_key(key)
     claimed = await _claim(container, client_id, scope, key, fingerprint)
     if isinstance(claimed, StoredResponse):
         return claimed
     try:
-        status, body = await handler(claimed)
+        answer = await handler(claimed)
     except ProblemError as exc:
         if exc.status >= 500:
             await _release(container, claimed.record_id)
             raise
         from app.errors import problem_body
 
-        status, body = exc.status, problem_body(exc, instance=None)
+        answer = (exc.status, problem_body(exc, instance=None))
     except BaseException:
         await _release(container, claimed.record_id)
         raise
+    if isinstance(answer, Completed):
+        return StoredResponse(answer.status, answer.body, False)
+    status, body = answer
     await _complete(container, claimed.record_id, status, body)
     return StoredResponse(status, body, False)
 
