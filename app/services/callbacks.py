@@ -13,6 +13,7 @@ asks the resolver to query the gateway now.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -59,6 +60,20 @@ async def store_raw(
     inbound: InboundRequest,
     remote: str | None,
 ) -> int:
+    callback_id, _row = await _store_raw(container, provider, account_id, kind, inbound, remote)
+    return callback_id
+
+
+async def _store_raw(
+    container: Container,
+    provider: str,
+    account_id: str,
+    kind: str,
+    inbound: InboundRequest,
+    remote: str | None,
+) -> tuple[int, ProviderAccount | None]:
+    """Store the raw callback (committed before anything else looks at it) and, in the same short
+    transaction, read the gateway account it names."""
     async with container.db.transaction() as session:
         row = InboundCallback(
             provider=provider,
@@ -73,7 +88,8 @@ async def store_raw(
         )
         session.add(row)
         await session.flush()
-        return row.id
+        account = await session.get(ProviderAccount, account_id)
+        return row.id, account
 
 
 async def _record(container: Container, callback_id: int, **values: Any) -> None:
@@ -89,20 +105,17 @@ class _Loaded:
     account: Any
 
 
-async def _load_account(container: Container, provider: str, account_id: str) -> _Loaded | None:
-    adapter = adapter_for(provider)
-    async with container.db.session() as session:
-        row = await session.get(ProviderAccount, account_id)
+def _present(container: Container, provider: str, row: ProviderAccount | None) -> _Loaded | None:
     if row is None or row.provider != provider:
         return None
-    return _Loaded(adapter, present(container, row))
+    return _Loaded(adapter_for(provider), present(container, row))
 
 
 async def handle_callback(
     container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> Reply:
-    callback_id = await store_raw(container, provider, account_id, "ipn", inbound, remote)
-    loaded = await _load_account(container, provider, account_id)
+    callback_id, row = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
+    loaded = _present(container, provider, row)
     if loaded is None:
         await _record(
             container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()
@@ -117,15 +130,11 @@ async def handle_callback(
         log.info("unparseable callback", extra={"provider": provider, "error": type(exc).__name__})
         note = Notification(verified=False, message="unparseable")
     note = _storable(note)
-    verdict, applied = await _process(container, provider, account_id, callback_id, note)
-    reply = adapter.acknowledge(account, note if note.verified else None, verdict)
-    await _record(
-        container,
-        callback_id,
-        response_status=reply.status_code,
-        response_body=reply.body.decode("utf-8", "replace")[:2000],
-        processed_at=container.clock(),
-    )
+
+    def acknowledge(verdict: AckVerdict) -> Reply:
+        return adapter.acknowledge(account, note if note.verified else None, verdict)
+
+    verdict, applied, reply = await _process(container, provider, account_id, callback_id, note, acknowledge)
     container.metrics.callbacks.labels(provider, verdict.value).inc()
     log.info(
         "callback processed",
@@ -139,9 +148,24 @@ async def handle_callback(
     return reply
 
 
+def _reply_values(container: Container, reply: Reply) -> dict[str, Any]:
+    return {
+        "response_status": reply.status_code,
+        "response_body": reply.body.decode("utf-8", "replace")[:2000],
+        "processed_at": container.clock(),
+    }
+
+
 async def _process(
-    container: Container, provider: str, account_id: str, callback_id: int, note: Notification
-) -> tuple[AckVerdict, str | None]:
+    container: Container,
+    provider: str,
+    account_id: str,
+    callback_id: int,
+    note: Notification,
+    acknowledge: Callable[[AckVerdict], Reply],
+) -> tuple[AckVerdict, str | None, Reply]:
+    """Check and apply the notification; the reply (pure) is computed and stored with the verdict,
+    in the same transaction."""
     now = container.clock()
     async with container.db.transaction() as session:
         attempt = None
@@ -158,12 +182,15 @@ async def _process(
                 await session.execute(
                     update(Attempt).where(Attempt.id == attempt.id).values(next_check_at=now)
                 )
+            reply = acknowledge(AckVerdict.invalid_signature)
             await session.execute(
                 update(InboundCallback)
                 .where(InboundCallback.id == callback_id)
-                .values(verified=False, verdict="invalid_signature", **base)
+                .values(
+                    verified=False, verdict="invalid_signature", **base, **_reply_values(container, reply)
+                )
             )
-            return AckVerdict.invalid_signature, None
+            return AckVerdict.invalid_signature, None, reply
         paid = note.outcome is Outcome.succeeded
         if attempt is None:
             verdict, applied = AckVerdict.not_found, None
@@ -223,6 +250,7 @@ async def _process(
         review = paid and (
             verdict in (AckVerdict.not_found, AckVerdict.amount_mismatch) or applied == "second_payment"
         )
+        reply = acknowledge(verdict)
         await session.execute(
             update(InboundCallback)
             .where(InboundCallback.id == callback_id)
@@ -232,9 +260,10 @@ async def _process(
                 attempt_id=attempt.id if attempt else None,
                 needs_review=review,
                 **base,
+                **_reply_values(container, reply),
             )
         )
-    return verdict, applied
+    return verdict, applied, reply
 
 
 def _storable(note: Notification) -> Notification:
@@ -262,8 +291,8 @@ async def handle_return(
     container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> ReturnResult:
     """Verify a browser return and point the citizen at the result page; never finalise."""
-    callback_id = await store_raw(container, provider, account_id, "return", inbound, remote)
-    loaded = await _load_account(container, provider, account_id)
+    callback_id, account_row = await _store_raw(container, provider, account_id, "return", inbound, remote)
+    loaded = _present(container, provider, account_row)
     note = Notification(verified=False)
     if loaded is not None:
         try:
