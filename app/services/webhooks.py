@@ -7,9 +7,9 @@ Delivery is at-least-once; a portal deduplicates by ``webhook-id`` (the event id
    :data:`LEASE`. No lock or transaction is held while sending: a worker that dies mid-send
    simply lets the lease run out, and the row is tried again.
 2. :func:`send` — POSTs the signed event body with a 10 s limit and keeps the first KB of the answer.
-3. :func:`record` — one short transaction per row: a compare-and-set on the lease it holds
-   (``attempts`` and ``next_attempt_at``), so a worker whose lease expired cannot overwrite the
-   result of the worker that took the row over. Every try is logged either way.
+3. :func:`record_batch` — one short transaction for the batch: per row a compare-and-set on the
+   lease it holds (``attempts`` and ``next_attempt_at``), so a worker whose lease expired cannot
+   overwrite the result of the worker that took the row over. Every try is logged either way.
 
 A 2xx is delivered; anything else is retried after :data:`RETRY_DELAYS` (about three days in
 all), then the delivery is dead until an operator redelivers it. A client without a
@@ -23,13 +23,14 @@ import asyncio
 import logging
 import time
 import weakref
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from standardwebhooks.webhooks import Webhook
 
 from app import __version__
@@ -228,60 +229,92 @@ async def _read_prefix(response: httpx.Response, limit: int) -> str:
     return bytes(buffer[:limit]).decode("utf-8", "replace")
 
 
-async def record(container: Container, claim: Claim, result: TryResult) -> str:
-    """Log the try and settle the row if the lease is still ours; returns the outcome label."""
-    now = container.clock()
+def _settlement(claim: Claim, result: TryResult, now: datetime) -> tuple[str, dict[str, object]]:
+    """The outcome label of a try and the row's new values (if the lease is still ours)."""
     values: dict[str, object] = {"last_status_code": result.status_code}
     if result.ok:
-        outcome = "delivered"
         values.update(status="delivered", delivered_at=now, last_error=None)
-    else:
-        delay = next_delay(claim.tries) if result.retryable else None
-        values["last_error"] = result.error
-        if delay is None:
-            outcome = "dead"
-            values["status"] = "dead"
-        else:
-            outcome = "retry"
-            values["next_attempt_at"] = now + delay
-    async with _write_turn(container.db), container.db.transaction() as session:
-        session.add(
-            WebhookAttemptLog(
-                delivery_id=claim.delivery_id,
-                attempted_at=result.attempted_at,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                error=result.error,
-                response_body=result.response_body,
-            )
-        )
-        settled = await session.scalar(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == claim.delivery_id,
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.attempts == claim.tries,
-                WebhookDelivery.next_attempt_at == claim.leased_until,
-            )
-            .values(**values)
-            .returning(WebhookDelivery.id)
-            .execution_options(synchronize_session=False)
-        )
-    if settled is None:
-        outcome = "stale"
-    container.metrics.webhooks.labels(outcome).inc()
-    log.info(
-        "webhook try",
-        extra={
-            "delivery_id": claim.delivery_id,
-            "event_id": claim.event_id,
-            "try": claim.tries,
-            "status_code": result.status_code,
-            "latency_ms": result.latency_ms,
-            "outcome": outcome,
-        },
-    )
+        return "delivered", values
+    delay = next_delay(claim.tries) if result.retryable else None
+    values["last_error"] = result.error
+    if delay is None:
+        values["status"] = "dead"
+        return "dead", values
+    values["next_attempt_at"] = now + delay
+    return "retry", values
+
+
+async def record(container: Container, claim: Claim, result: TryResult) -> str:
+    """Log the try and settle the row if the lease is still ours; returns the outcome label."""
+    [outcome] = await record_batch(container, [(claim, result)])
     return outcome
+
+
+async def record_batch(container: Container, tries: Sequence[tuple[Claim, TryResult]]) -> list[str]:
+    """:func:`record` for a whole batch in one transaction: one attempt-log row per try, and each
+    row settled by a compare-and-set on its own lease (``attempts`` and ``next_attempt_at``), so a
+    worker whose lease expired still changes nothing. Rows that get the same new values share one
+    ``UPDATE … WHERE (id, attempts) IN (…) … RETURNING id``. Returns the outcome of each try."""
+    if not tries:
+        return []
+    now = container.clock()
+    planned = [_settlement(claim, result, now) for claim, result in tries]
+    groups: dict[tuple[datetime, tuple[tuple[str, object], ...]], list[Claim]] = {}
+    for (claim, _result), (_outcome, values) in zip(tries, planned, strict=True):
+        key = (claim.leased_until, tuple(sorted(values.items())))
+        groups.setdefault(key, []).append(claim)
+    settled: set[int] = set()
+    async with _write_turn(container.db), container.db.transaction() as session:
+        session.add_all(
+            [
+                WebhookAttemptLog(
+                    delivery_id=claim.delivery_id,
+                    attempted_at=result.attempted_at,
+                    status_code=result.status_code,
+                    latency_ms=result.latency_ms,
+                    error=result.error,
+                    response_body=result.response_body,
+                )
+                for claim, result in tries
+            ]
+        )
+        await session.flush()
+        for (leased_until, changes), claims in groups.items():
+            settled.update(
+                (
+                    await session.scalars(
+                        update(WebhookDelivery)
+                        .where(
+                            tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
+                                [(c.delivery_id, c.tries) for c in claims]
+                            ),
+                            WebhookDelivery.status == "pending",
+                            WebhookDelivery.next_attempt_at == leased_until,
+                        )
+                        .values(**dict(changes))
+                        .returning(WebhookDelivery.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+            )
+    outcomes = []
+    for (claim, result), (outcome, _values) in zip(tries, planned, strict=True):
+        if claim.delivery_id not in settled:
+            outcome = "stale"
+        outcomes.append(outcome)
+        container.metrics.webhooks.labels(outcome).inc()
+        log.info(
+            "webhook try",
+            extra={
+                "delivery_id": claim.delivery_id,
+                "event_id": claim.event_id,
+                "try": claim.tries,
+                "status_code": result.status_code,
+                "latency_ms": result.latency_ms,
+                "outcome": outcome,
+            },
+        )
+    return outcomes
 
 
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -295,17 +328,49 @@ def _write_turn(db: Database) -> AbstractAsyncContextManager[object]:
     return _SQLITE_WRITERS.setdefault(db, asyncio.Lock())
 
 
+class _GroupRecorder:
+    """Group commit for one batch: a try's result is recorded as soon as it is known (a worker
+    killed mid-batch must not send an answered event again), and results that arrive while a
+    write is running share the next one (:func:`record_batch`: one transaction for all of them)."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._queue: list[tuple[Claim, TryResult]] = []
+        self._done: dict[int, str | Exception] = {}
+        self._turn = asyncio.Lock()
+
+    async def record(self, claim: Claim, result: TryResult) -> str:
+        self._queue.append((claim, result))
+        async with self._turn:
+            if claim.delivery_id not in self._done:
+                group, self._queue = self._queue, []
+                try:
+                    outcomes: list[str | Exception] = [*await record_batch(self._container, group)]
+                except Exception as exc:
+                    outcomes = [exc for _ in group]
+                except BaseException:
+                    interrupted = RuntimeError("recording was interrupted")
+                    self._done.update((c.delivery_id, interrupted) for c, _ in group)
+                    raise
+                self._done.update((c.delivery_id, o) for (c, _), o in zip(group, outcomes, strict=True))
+        outcome = self._done.pop(claim.delivery_id)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
 async def dispatch_due(container: Container, *, limit: int = BATCH_SIZE) -> int:
     """One bounded batch (the worker job): claim, send concurrently, record. Returns rows claimed."""
     claims = await claim_due(container, limit=limit)
     if not claims:
         return 0
     gate = asyncio.Semaphore(CONCURRENCY)
+    recorder = _GroupRecorder(container)
 
-    async def process(claim: Claim) -> None:
+    async def process(claim: Claim) -> str:
         async with gate:
             result = await send(container, claim)
-        await record(container, claim, result)
+        return await recorder.record(claim, result)
 
     outcomes = await asyncio.gather(*(process(c) for c in claims), return_exceptions=True)
     for claim, outcome in zip(claims, outcomes, strict=True):
