@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
@@ -341,6 +341,36 @@ class GatewayAdapter(Protocol):
         self, account: Account, request: RefundRequest, wire: Mapping[str, str], http: httpx.AsyncClient
     ) -> RefundResult:
         """Status of an earlier refund (``wire`` is what :meth:`refund` returned)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReceiptRequest:
+    """What a gateway needs to issue its own e-receipt for a paid attempt."""
+
+    attempt: AttemptRef
+    payer: Payer
+    dossier_code: str
+    decided_on: date
+    procedure_name: str
+
+
+@dataclass(frozen=True)
+class GatewayReceipt:
+    """The gateway's own e-receipt: a PDF body, a URL to one, or both."""
+
+    pdf: bytes | None = None
+    url: str | None = None
+
+
+@runtime_checkable
+class ReceiptSource(Protocol):
+    """Optional: gateways that issue their own e-receipt (DVCQG ``GET_BILL``, PayGov)."""
+
+    async def fetch_receipt(
+        self, account: Account, request: ReceiptRequest, http: httpx.AsyncClient
+    ) -> GatewayReceipt:
+        """Fetch the receipt; technical and logical errors as for every other call."""
         ...
 
 

@@ -48,12 +48,14 @@ from app.adapters.base import (
     CheckoutResult,
     CredentialsError,
     GatewayLogicalError,
+    GatewayReceipt,
     GatewayTechnicalError,
     InboundRequest,
     Notification,
     NotSupported,
     Outcome,
     QueryResult,
+    ReceiptRequest,
     RefundRequest,
     RefundResult,
     Reply,
@@ -418,6 +420,13 @@ class DvcqgAdapter:
             message=wire_text(data.get("MoTaLoi")) or None,
             raw=raw,
         )
+
+    async def fetch_receipt(
+        self, account: Account, request: ReceiptRequest, http: httpx.AsyncClient
+    ) -> GatewayReceipt:
+        """:class:`ReceiptSource`: the platform's e-receipt through GET_BILL."""
+        pdf, url = await self.get_bill(account, request.attempt, http)
+        return GatewayReceipt(pdf=pdf, url=url)
 
     async def get_bill(
         self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient

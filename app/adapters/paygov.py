@@ -40,6 +40,7 @@ from app.adapters.base import (
     CheckoutResult,
     CredentialsError,
     GatewayLogicalError,
+    GatewayReceipt,
     GatewayTechnicalError,
     InboundRequest,
     Notification,
@@ -47,6 +48,7 @@ from app.adapters.base import (
     Outcome,
     Payer,
     QueryResult,
+    ReceiptRequest,
     RefundRequest,
     RefundResult,
     Reply,
@@ -222,6 +224,21 @@ class PaygovAdapter:
 
     def parse_return(self, account: Account, request: InboundRequest) -> Notification:
         return self._notification(account, dict(request.query_items()))
+
+    async def fetch_receipt(
+        self, account: Account, request: ReceiptRequest, http: httpx.AsyncClient
+    ) -> GatewayReceipt:
+        """:class:`ReceiptSource`: PayGov's receipt for the attempt's transaction (a PDF URL)."""
+        url = await self.request_receipt(
+            account,
+            transaction_codes=[request.attempt.provider_transaction_id or request.attempt.reference],
+            payer=request.payer,
+            doc_code=request.dossier_code,
+            decision_date=request.decided_on,
+            procedure_name=request.procedure_name,
+            http=http,
+        )
+        return GatewayReceipt(url=url)
 
     async def request_receipt(
         self,

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.base import GatewayError, Payer
+from app.adapters.base import GatewayError, Payer, ReceiptRequest, ReceiptSource
 from app.container import Container
 from app.errors import Conflict, NotFound
 from app.ids import new_id
@@ -353,35 +353,29 @@ async def _link_gateway_receipt(container: Container, payment_id: str) -> None:
         account = await session.get(ProviderAccount, attempt.provider_account_id) if attempt else None
     if attempt is None or account is None:
         return
-    adapter: Any = adapter_for(attempt.provider)
-    if not (hasattr(adapter, "get_bill") or hasattr(adapter, "request_receipt")):
+    adapter = adapter_for(attempt.provider)
+    if not isinstance(adapter, ReceiptSource):
         return
+    payer = receipts[0].content.get("payer") or {}
+    request = ReceiptRequest(
+        attempt=attempt_ref(attempt),
+        payer=Payer(
+            name=str(payer.get("name") or ""),
+            id_number=payer.get("id_number"),
+            phone=payer.get("phone"),
+            email=payer.get("email"),
+            address=payer.get("address"),
+        ),
+        dossier_code=payment.dossier_code,
+        decided_on=(payment.paid_at or now).astimezone(VN_TZ).date(),
+        procedure_name=payment.description or payment.procedure_code or payment.dossier_code,
+    )
     url: str | None = None
     pdf: bytes | None = None
     try:
-        timeout = container.settings.gateway_timeout_seconds + 1
-        if hasattr(adapter, "get_bill"):
-            call = adapter.get_bill(present(container, account), attempt_ref(attempt), container.http)
-            pdf, url = await asyncio.wait_for(call, timeout=timeout)
-        else:
-            first = receipts[0].content
-            payer = first.get("payer") or {}
-            call = adapter.request_receipt(
-                present(container, account),
-                transaction_codes=[attempt.provider_transaction_id or attempt.reference],
-                payer=Payer(
-                    name=str(payer.get("name") or ""),
-                    id_number=payer.get("id_number"),
-                    phone=payer.get("phone"),
-                    email=payer.get("email"),
-                    address=payer.get("address"),
-                ),
-                doc_code=payment.dossier_code,
-                decision_date=(payment.paid_at or now).astimezone(VN_TZ).date(),
-                procedure_name=payment.description or payment.procedure_code or payment.dossier_code,
-                http=container.http,
-            )
-            url = await asyncio.wait_for(call, timeout=timeout)
+        call = adapter.fetch_receipt(present(container, account), request, container.http)
+        fetched = await asyncio.wait_for(call, timeout=container.settings.gateway_timeout_seconds + 1)
+        pdf, url = fetched.pdf, fetched.url
     except (GatewayError, TimeoutError) as exc:
         log.info(
             "gateway receipt unavailable", extra={"provider": attempt.provider, "error": type(exc).__name__}
