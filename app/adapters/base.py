@@ -408,10 +408,19 @@ async def call_json(
 
 
 def require_fields(
-    values: Mapping[str, Any], names: Sequence[str], *, section: str = "credentials"
+    values: Mapping[str, Any],
+    names: Sequence[str],
+    *,
+    section: str = "credentials",
+    errors: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The named fields as non-empty strings, or :class:`CredentialsError` naming each missing one."""
-    errors: dict[str, str] = {}
+    """The named fields as non-empty strings, or :class:`CredentialsError` naming each missing one.
+
+    With ``errors`` given, problems are added to it instead and the valid fields returned, so a
+    caller can go on checking settings and report every problem at once.
+    """
+    collect = errors is not None
+    errors = errors if errors is not None else {}
     out: dict[str, str] = {}
     for name in names:
         value = values.get(name)
@@ -421,6 +430,6 @@ def require_fields(
             errors[f"{section}.{name}"] = "must be a string"
         else:
             out[name] = str(value).strip()
-    if errors:
+    if errors and not collect:
         raise CredentialsError(errors)
     return out

@@ -118,12 +118,7 @@ class PaygovAdapter:
         self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
         errors: dict[str, str] = {}
-        try:
-            creds = require_fields(credentials, self.credential_fields)
-        except CredentialsError as exc:  # report every problem at once
-            errors = dict(exc.errors)
-            present = [name for name in self.credential_fields if f"credentials.{name}" not in errors]
-            creds = require_fields(credentials, present)
+        creds = require_fields(credentials, self.credential_fields, errors=errors)
         out: dict[str, Any] = dict(settings)
         for name in ("endpoint", "receipt_url"):
             out[name] = check_url(settings, name, errors)
