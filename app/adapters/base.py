@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
 import httpx
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from app.vntime import VN_TZ as VN_TZ  # re-exported: adapters format GMT+7 times
 
 
 def gmt7(moment: datetime, fmt: str = "%Y%m%d%H%M%S") -> str:

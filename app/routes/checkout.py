@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import APIRouter, Form, Request
@@ -18,11 +17,11 @@ from app.i18n import strings
 from app.security import constant_time_equals
 from app.services.checkout import choose_provider, load_checkout
 from app.text import format_vnd
+from app.vntime import VN_TZ
 
 router = APIRouter(prefix="/checkout", tags=["checkout"])
 
 CSRF_COOKIE = "pb_csrf"
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "

@@ -12,7 +12,6 @@ import secrets
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,12 +23,12 @@ from app.errors import ProblemError
 from app.services import dashboard as service
 from app.services import reports
 from app.text import format_vnd
+from app.vntime import VN_TZ
 
 router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 
 SESSION_COOKIE = "pb_admin_session"
 LOGIN_CSRF_COOKIE = "pb_admin_login"
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "

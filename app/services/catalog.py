@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -35,11 +35,11 @@ from app.services.agencies import (
     text_field,
 )
 from app.text import fold
+from app.vntime import VN_TZ
 
 KINDS = ("phi", "le_phi", "phat", "thue", "thue_dat", "khac")
 REVENUE_CODE_RE = re.compile(r"^[0-9]{4}$")
 # Vietnam keeps one offset all year (no DST): "today" for validity is the date in GMT+7.
-VN_TZ = timezone(timedelta(hours=7))
 
 
 def vn_today(now: datetime) -> date:

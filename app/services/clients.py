@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +23,7 @@ from app.ids import new_id
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import hash_api_key, new_api_key, new_webhook_secret
 from app.services.agencies import Page, decode_cursor, encode_cursor, normalise_code
-from app.services.url_guard import literal_problem, private_target
+from app.services.url_guard import literal_problem, private_target, url_problem
 
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=30)
@@ -60,24 +59,13 @@ class NewKey:
 def _check_url(
     url: str | None, hosts: Sequence[str], container: Container, errors: list[dict[str, str]]
 ) -> None:
-    """The same rule payments apply to return_url: https (http only for localhost in development),
-    no credentials, and a registered host when the client has allowed_hosts."""
+    """The rule every client URL follows (:func:`url_problem`), and no private network target."""
     if url is None:
         return
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    local = host in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme not in ("http", "https") or not host:
-        errors.append({"field": "webhook_url", "message": "must be an absolute https URL"})
-    elif parts.scheme != "https" and not (local and container.settings.is_development):
-        errors.append(
-            {"field": "webhook_url", "message": "must be https (http only for localhost in development)"}
-        )
-    elif parts.username or parts.password:
-        errors.append({"field": "webhook_url", "message": "must not carry credentials"})
-    elif hosts and host not in hosts:
-        errors.append({"field": "webhook_url", "message": "host is not in allowed_hosts"})
-    elif not container.settings.private_webhooks_allowed and (problem := literal_problem(url)):
+    problem = url_problem(url, allowed_hosts=hosts, development=container.settings.is_development)
+    if problem is None and not container.settings.private_webhooks_allowed:
+        problem = literal_problem(url)
+    if problem is not None:
         errors.append({"field": "webhook_url", "message": problem})
 
 

@@ -15,15 +15,11 @@ from app.container import Container
 from app.errors import NotFound, ProblemError, ValidationFailed
 from app.ids import new_id
 from app.models import Agency, ProviderAccount
+from app.services.agencies import path_codes
 
 
 class ProviderUnavailable(ProblemError):
     status, code, title = 422, "provider_unavailable", "Provider unavailable"
-
-
-def path_codes(agency_path: str) -> list[str]:
-    """``/A/B/C/`` → ``["C", "B", "A"]`` (nearest first)."""
-    return [code for code in agency_path.strip("/").split("/") if code][::-1]
 
 
 def callback_url(container: Container, provider: str, account_id: str) -> str:
@@ -129,7 +125,7 @@ async def list_accounts(container: Container, agency_code: str | None = None) ->
 
 async def nearest_accounts(session: AsyncSession, agency_path: str) -> dict[str, ProviderAccount]:
     """For each provider, the enabled account attached nearest the agency (itself, then up)."""
-    codes = path_codes(agency_path)
+    codes = list(reversed(path_codes(agency_path)))  # nearest first
     depth = {code: i for i, code in enumerate(codes)}
     rows = (
         await session.execute(

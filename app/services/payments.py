@@ -6,8 +6,6 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import orjson
 from sqlalchemy import insert, select
@@ -49,8 +47,8 @@ from app.services.payment_views import (
     renderer,
 )
 from app.services.transitions import cas_attempt, cas_payment
-
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from app.services.url_guard import url_problem
+from app.vntime import VN_TZ
 
 
 class DuplicateBill(ProblemError):
@@ -70,17 +68,11 @@ def _field_error(field: str, message: str, detail: str | None = None) -> Validat
 
 
 def _check_url(principal: Principal, container: Container, url: str, field: str) -> None:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if not parts.scheme or not host:
-        raise _field_error(field, "must be an absolute URL")
-    local = host in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme != "https" and not (
-        parts.scheme == "http" and local and container.settings.is_development
-    ):
-        raise _field_error(field, "must be https (http only for localhost in development)")
-    if principal.allowed_hosts and host not in principal.allowed_hosts:
-        raise _field_error(field, "host is not registered for this client")
+    problem = url_problem(
+        url, allowed_hosts=principal.allowed_hosts, development=container.settings.is_development
+    )
+    if problem is not None:
+        raise _field_error(field, problem)
 
 
 async def _scoped_agency(session: AsyncSession, principal: Principal, code: str) -> Agency:

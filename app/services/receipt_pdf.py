@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from app.text import format_vnd
+from app.vntime import VN_TZ
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FONT = "DejaVu"
 PROVIDER_NAMES = {
     "dvcqg": "Nền tảng thanh toán Cổng DVCQG",

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -44,10 +43,10 @@ from app.services.attempts import attempt_ref
 from app.services.auth import Principal
 from app.services.gateway_accounts import adapter_for, present
 from app.services.transitions import PAYMENT_FINAL_PAID
+from app.vntime import VN_TZ
 
 log = logging.getLogger("paybridge.receipts")
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # Mẫu số of an e-receipt of phí/lệ phí without a printed face value, and the symbol's pattern
 # ("E": electronic, two digits of the year).
 FORM_NUMBER = "01BLP0-001"

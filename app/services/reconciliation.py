@@ -22,7 +22,6 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,8 +32,8 @@ from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Attempt, ProviderAccount, ReconciliationItem, ReconciliationRun
 from app.services.reconciliation_files import FileRow, mapping_for, parse_file
+from app.vntime import VN_TZ
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 ITEM_STATUSES = ("matched", "missing_here", "missing_there", "amount_mismatch", "status_mismatch")
 
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,8 +39,8 @@ from app.db import Database
 from app.errors import NotFound, ValidationFailed
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
 from app.services.agencies import in_subtrees, normalise_code, target_for
+from app.vntime import VN_TZ
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PAID_STATUSES = ("succeeded", "partially_refunded", "refunded")
 GroupBy = Literal["agency", "gateway", "revenue_type"]
 FIGURES = (

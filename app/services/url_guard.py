@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
 
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -32,6 +32,24 @@ async def system_resolve(host: str) -> list[str]:
     except (OSError, TimeoutError):
         return []
     return sorted({str(info[4][0]) for info in infos})
+
+
+def url_problem(url: str, *, allowed_hosts: Sequence[str], development: bool) -> str | None:
+    """The rule for every URL a client gives us (return_url, webhook_url): absolute https (http only
+    for localhost in development), no credentials in it, and a registered host when the client has
+    ``allowed_hosts``. None when the URL is acceptable, else what is wrong with it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an absolute https URL"
+    local = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (local and development):
+        return "must be https (http only for localhost in development)"
+    if parts.username or parts.password:
+        return "must not carry credentials"
+    if allowed_hosts and host not in allowed_hosts:
+        return "host is not registered for this client (allowed_hosts)"
+    return None
 
 
 def literal_problem(url: str) -> str | None:
