@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import asyncpg
+import orjson
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -43,6 +46,27 @@ class Database:
                 autoflush=False,
                 sync_session_class=self._session_class,
             )
+        self._pool_size = pool_size
+        self._raw_pool: asyncpg.Pool | None = None
+        self._raw_lock = asyncio.Lock()
+
+    async def raw(self) -> asyncpg.Pool | None:
+        """PostgreSQL only (None on SQLite): a plain asyncpg pool beside the ORM's, for the hot
+        paths (create, callback, read) that do their work in one or two hand-written statements.
+        JSON and JSONB come back decoded (orjson), timestamps as aware UTC datetimes, exactly as
+        through the ORM. Created on first use, closed by :meth:`dispose`."""
+        if self._raw_pool is not None or not self.is_postgres:
+            return self._raw_pool
+        async with self._raw_lock:
+            if self._raw_pool is None:
+                url = make_url(self.url).set(drivername="postgresql")
+                self._raw_pool = await asyncpg.create_pool(
+                    url.render_as_string(hide_password=False),
+                    min_size=1,
+                    max_size=self._pool_size,
+                    init=_init_raw_connection,
+                )
+        return self._raw_pool
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +91,9 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self._raw_pool is not None:
+            pool, self._raw_pool = self._raw_pool, None
+            await pool.close()
         await self.engine.dispose()
 
     def on_commit_touching(self, models: tuple[type[Any], ...], callback: Callable[[], None]) -> None:
@@ -75,6 +102,16 @@ class Database:
         In-process caches use it to drop entries the moment their source rows change; writes by
         raw SQL text or by other processes are not seen (such caches need a TTL as well)."""
         self._watchers.append((models, callback))
+
+
+async def _init_raw_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
 
 
 def _track_writes(

@@ -16,7 +16,8 @@ _bearer = HTTPBearer(auto_error=False, description="API key of the integrating c
 _admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken", description="PAYBRIDGE_ADMIN_TOKEN")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: a plain def would be run in a worker thread on every request
     container: Container = request.app.state.container
     return container
 
