@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench import fixtures  # noqa: E402
 
 PG_ADMIN = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DB_NAME = "paybridge_bench"
+DB_NAME = os.environ.get("BENCH_DB", "paybridge_bench")
 DSN = f"{PG_ADMIN}/{DB_NAME}"
 CONNECTIONS, THREADS = 32, 2
 DURATION = int(os.environ.get("BENCH_SECONDS", "20"))
