@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
@@ -13,11 +13,91 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
 
 
+class AttemptView(Protocol):
+    """What :func:`attempt_resource` reads: an ORM :class:`Attempt` or a row of a raw read
+    (``payment_reads``) alike."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def provider_transaction_id(self) -> str | None: ...
+    @property
+    def checkout_url(self) -> str | None: ...
+    @property
+    def qr_payload(self) -> str | None: ...
+    @property
+    def failure_code(self) -> str | None: ...
+    @property
+    def duplicate_paid(self) -> bool: ...
+    @property
+    def late(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class ItemView(Protocol):
+    @property
+    def revenue_type_code(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def description(self) -> str | None: ...
+
+
+class PaymentView(Protocol):
+    """What :func:`payment_resource` reads from a payment (ORM :class:`Payment` or raw row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def dossier_code(self) -> str: ...
+    @property
+    def bill_code(self) -> str | None: ...
+    @property
+    def procedure_code(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def payer(self) -> dict[str, Any]: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def return_url(self) -> str | None: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def offline(self) -> dict[str, Any] | None: ...
+    @property
+    def refunded_amount(self) -> int: ...
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def paid_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def attempt_resource(attempt: Attempt) -> dict[str, Any]:
+def attempt_resource(attempt: AttemptView) -> dict[str, Any]:
     return {
         "id": attempt.id,
         "provider": attempt.provider,
@@ -34,10 +114,10 @@ def attempt_resource(attempt: Attempt) -> dict[str, Any]:
 
 
 def payment_resource(
-    payment: Payment,
+    payment: PaymentView,
     agency_code: str,
-    items: Sequence[tuple[PaymentItem, str | None]],
-    attempts: Sequence[Attempt],
+    items: Sequence[tuple[ItemView, str | None]],
+    attempts: Sequence[AttemptView],
     hosted_checkout_url: str,
 ) -> dict[str, Any]:
     latest = attempts[-1] if attempts else None
@@ -101,7 +181,22 @@ async def load_visible_payment_resource(
     session: AsyncSession, payment_id: str, base_url: str, visible: Callable[[str], bool]
 ) -> dict[str, Any] | None:
     """Like :func:`load_payment_resource`, or None when the payment is missing or its agency path
-    is not ``visible`` (the scope check rides on the first query: no extra round trip)."""
+    is not ``visible`` (the scope check rides on the first query: no extra round trip).
+
+    On PostgreSQL: one statement (``payment_reads``) on the session's own connection, so inside a
+    transaction it sees that transaction's uncommitted writes, exactly as the ORM queries do."""
+    from app.services import payment_reads  # it imports this module
+
+    driver = await payment_reads.session_driver_connection(session)
+    if driver is not None:
+        return await payment_reads.visible_resource(driver, payment_id, base_url, visible)
+    return await orm_visible_payment_resource(session, payment_id, base_url, visible)
+
+
+async def orm_visible_payment_resource(
+    session: AsyncSession, payment_id: str, base_url: str, visible: Callable[[str], bool]
+) -> dict[str, Any] | None:
+    """The ORM implementation (SQLite; and the reference the PostgreSQL statement is tested against)."""
     row = (
         await session.execute(
             select(Payment, Agency.code, Agency.path)
