@@ -54,7 +54,12 @@ class Database:
         """PostgreSQL only (None on SQLite): a plain asyncpg pool beside the ORM's, for the hot
         paths (create, callback, read) that do their work in one or two hand-written statements.
         JSON and JSONB come back decoded (orjson), timestamps as aware UTC datetimes, exactly as
-        through the ORM. Created on first use, closed by :meth:`dispose`."""
+        through the ORM. Created on first use, closed by :meth:`dispose`.
+
+        A released connection is only rolled back if a transaction was left open, not reset
+        (asyncpg's default reset is one more round trip per use): code on this pool must not
+        change session state (SET, LISTEN, session-level advisory locks; the transaction-level
+        ``pg_advisory_xact_lock`` is fine)."""
         if self._raw_pool is not None or not self.is_postgres:
             return self._raw_pool
         async with self._raw_lock:
@@ -65,6 +70,7 @@ class Database:
                     min_size=1,
                     max_size=self._pool_size,
                     init=_init_raw_connection,
+                    reset=_keep_session,
                 )
         return self._raw_pool
 
@@ -112,6 +118,10 @@ async def _init_raw_connection(conn: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No session reset on release: nothing on the raw pool changes session state."""
 
 
 def _track_writes(

@@ -297,6 +297,9 @@ class GatewayAdapter(Protocol):
     # Smallest and largest amount in VND the gateway accepts (None: no limit).
     min_amount: ClassVar[int]
     max_amount: ClassVar[int | None]
+    # True when create_checkout computes the checkout itself (a signed URL, a QR payload) without
+    # calling the gateway: the payment, its attempt and the checkout can then commit together.
+    local_checkout: ClassVar[bool]
 
     def validate_account(
         self, credentials: Mapping[str, Any], settings: Mapping[str, Any]

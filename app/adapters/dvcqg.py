@@ -271,6 +271,7 @@ class DvcqgAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "secret")
     min_amount: ClassVar[int] = 1_000
+    local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = None
 
     def validate_account(

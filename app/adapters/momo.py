@@ -178,6 +178,7 @@ class MomoAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "access_key", "secret_key")
     min_amount: ClassVar[int] = MIN_AMOUNT
+    local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = MAX_AMOUNT
 
     def validate_account(

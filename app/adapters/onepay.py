@@ -187,6 +187,7 @@ class OnepayAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("merchant", "access_code", "hash_secret")
     min_amount: ClassVar[int] = 1
+    local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 99_999_999
 
     def validate_account(

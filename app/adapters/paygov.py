@@ -112,6 +112,7 @@ class PaygovAdapter:
         "service_code",
     )
     min_amount: ClassVar[int] = 1_000
+    local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = None
 
     def validate_account(

@@ -93,6 +93,7 @@ class SandboxAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ()
     min_amount: ClassVar[int] = 1
+    local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 1_000_000_000
 
     def validate_account(

@@ -112,6 +112,7 @@ class VietqrAdapter:
         "notify_secret",
     )
     min_amount: ClassVar[int] = 1
+    local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 499_999_999
 
     def validate_account(

@@ -255,6 +255,7 @@ class VnpayAdapter:
     credential_fields: ClassVar[tuple[str, ...]] = ("tmn_code", "hash_secret")
     # VNPay: "Số tiền hợp lệ từ 5,000 VND đến dưới 1 tỷ đồng" (≥ 5,000 and < 1,000,000,000 VND).
     min_amount: ClassVar[int] = 5_000
+    local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 999_999_999
 
     def validate_account(

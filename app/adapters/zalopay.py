@@ -107,6 +107,7 @@ class ZalopayAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("app_id", "key1", "key2")
     min_amount: ClassVar[int] = 1_000
+    local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = None
 
     def validate_account(

@@ -19,6 +19,7 @@ from app.ids import new_id, new_token
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.models.payments import BLOCKING_STATUSES
 from app.schemas.payments import OfflineCreate, PaymentCreate
+from app.services import fast_create
 from app.services.attempts import (
     build_checkout_request,
     call_gateway,
@@ -251,6 +252,16 @@ async def create_payment(
     if body.return_url:
         _check_url(principal, container, body.return_url, "return_url")
     fingerprint = request_fingerprint("POST", "/v1/payments", body.model_dump(mode="json"))
+    fast = await fast_create.try_create(
+        container,
+        principal,
+        body,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        client_ip=client_ip,
+    )
+    if fast is not None:
+        return fast
 
     async def handler(claim: Claim) -> tuple[int, bytes] | Completed:
         if claim.resource_id is not None:  # an earlier run created it and then died

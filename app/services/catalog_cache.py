@@ -1,0 +1,125 @@
+"""The catalogue rows a payment create reads, cached in the process.
+
+A create needs its agency, the revenue types in force, the gateway account (with decrypted
+credentials) and the beneficiary accounts: four reads that change rarely and are the same for
+most bills. They are cached per :class:`~app.db.Database` for :data:`TTL_SECONDS`, loaded with
+the very queries the uncached path runs, and the whole cache is emptied by any commit in this
+process that writes agencies, revenue types, gateway accounts or beneficiary accounts
+(``Database.on_commit_touching``). A change made by another process is seen within the TTL; the
+create statement re-checks in the database that the revenue-type versions are still in force and
+the account still enabled, so a stale entry can send a create down the uncached path, never
+write a bill against a withdrawn code or a disabled account.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from app.adapters.base import Account
+from app.container import Container
+from app.db import Database
+from app.errors import ProblemError
+from app.models import Agency, BeneficiaryAccount, ProviderAccount, RevenueType
+from app.services.catalog import get_active_revenue_types, resolve_beneficiaries
+from app.services.gateway_accounts import present, resolve_account
+
+TTL_SECONDS = 5.0
+MAX_ENTRIES = 5_000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CachedAccount:
+    row: ProviderAccount  # detached: read its columns, never lazy-load
+    account: Account  # as the adapter sees it (credentials decrypted once)
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.entries: dict[tuple[object, ...], tuple[float, object]] = {}
+        self.generation = 0  # bumped by every invalidation: a load that raced one is not stored
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.generation += 1
+
+    async def get(self, key: tuple[object, ...], load: Callable[[], Awaitable[T]]) -> T:
+        hit = self.entries.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] <= TTL_SECONDS:
+            return hit[1]  # type: ignore[return-value]
+        generation = self.generation
+        value = await load()
+        if self.generation == generation:
+            if len(self.entries) >= MAX_ENTRIES:
+                self.entries.clear()
+            self.entries[key] = (now, value)
+        return value
+
+
+_CACHES: weakref.WeakKeyDictionary[Database, _Cache] = weakref.WeakKeyDictionary()
+
+
+def _cache_for(db: Database) -> _Cache:
+    cache = _CACHES.get(db)
+    if cache is None:
+        cache = _CACHES[db] = _Cache()
+        db.on_commit_touching((Agency, RevenueType, ProviderAccount, BeneficiaryAccount), cache.clear)
+    return cache
+
+
+def forget(db: Database) -> None:
+    """Empty the cache now (a create found an entry stale)."""
+    _cache_for(db).clear()
+
+
+async def agency(container: Container, code: str) -> Agency | None:
+    async def load() -> Agency | None:
+        async with container.db.session() as session:
+            return await session.scalar(select(Agency).where(Agency.code == code))
+
+    return await _cache_for(container.db).get(("agency", code), load)
+
+
+async def active_revenue_types(
+    container: Container, codes: Collection[str], on: date
+) -> dict[str, RevenueType]:
+    wanted = frozenset(codes)
+
+    async def load() -> dict[str, RevenueType]:
+        async with container.db.session() as session:
+            return await get_active_revenue_types(session, wanted, on)
+
+    return await _cache_for(container.db).get(("revenue_types", wanted, on), load)
+
+
+async def account(container: Container, agency_path: str, provider: str) -> CachedAccount | None:
+    """The account a create at this agency uses for ``provider``; None when there is none."""
+
+    async def load() -> CachedAccount | None:
+        async with container.db.session() as session:
+            try:
+                row = await resolve_account(session, agency_path, provider)
+            except ProblemError:
+                return None
+        return CachedAccount(row, present(container, row))
+
+    return await _cache_for(container.db).get(("account", agency_path, provider), load)
+
+
+async def beneficiaries(
+    container: Container, agency_row: Agency, codes: tuple[str, ...]
+) -> dict[str | None, BeneficiaryAccount]:
+    async def load() -> dict[str | None, BeneficiaryAccount]:
+        async with container.db.session() as session:
+            return await resolve_beneficiaries(session, agency_row, codes)
+
+    return await _cache_for(container.db).get(("beneficiaries", agency_row.id, agency_row.path, codes), load)
