@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import orjson
@@ -45,6 +46,7 @@ from app.services.payment_views import hosted_checkout_url, payment_resource
 from app.vntime import VN_TZ
 
 SCOPE = "payments.create"
+T = TypeVar("T")
 
 _PAYMENT_CTES = """
 WITH guard AS (
@@ -91,6 +93,12 @@ SELECT count(*) FROM payment"""
 )
 
 _WITHOUT_ATTEMPT = _PAYMENT_CTES + "\nSELECT count(*) FROM payment"
+
+
+def _row(model: type[T], **values: Any) -> T:
+    """A plain object with ``model``'s attribute names, for rendering and the adapter's request
+    (an ORM instance is never flushed here, and building one costs more than the rest)."""
+    return cast(T, SimpleNamespace(**values))
 
 
 def jsonb_order(value: Any) -> Any:
@@ -149,7 +157,8 @@ async def try_create(
         if cached is None:
             return None
 
-    payment = Payment(
+    payment = _row(
+        Payment,
         id=new_id("pay"),
         client_id=principal.client_id,
         agency_id=agency.id,
@@ -175,7 +184,8 @@ async def try_create(
         updated_at=now,
     )
     items = [
-        PaymentItem(
+        _row(
+            PaymentItem,
             position=position,
             revenue_type_id=active[item.revenue_type_code].id,
             revenue_type_code=item.revenue_type_code,
@@ -269,7 +279,8 @@ async def _local_checkout(
     provider = cached.row.provider
     adapter = adapter_for(provider)
     now = payment.created_at
-    attempt = Attempt(
+    attempt = _row(
+        Attempt,
         id=new_id("att"),
         provider=provider,
         provider_account_id=cached.row.id,
@@ -277,6 +288,12 @@ async def _local_checkout(
         status="pending",
         amount=payment.amount,
         wire={},
+        provider_transaction_id=None,
+        checkout_url=None,
+        qr_payload=None,
+        raw_request=None,
+        raw_response=None,
+        failure_code=None,
         duplicate_paid=False,
         late=False,
         check_count=0,
