@@ -25,6 +25,34 @@ _SECRET_PATTERNS = [
 ]
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
+# A record carrying this attribute (true) was built only from values known to hold no secret (route
+# templates, known HTTP methods, numbers): the formatter skips the redaction regexes for it. The
+# access line is the only such record; every other record is redacted as before.
+SAFE_RECORD = "_paybridge_safe"
+
+_LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warning",
+    logging.ERROR: "error",
+    logging.CRITICAL: "critical",
+}
+
+_second: int = -1
+_second_text = ""
+
+
+def _timestamp(created: float) -> str:
+    """ISO 8601 UTC with milliseconds, like ``datetime.isoformat(timespec="milliseconds")``; the
+    date-time part is formatted once per second."""
+    global _second, _second_text
+    second = int(created)
+    if second != _second:
+        _second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = second
+    millis = min(int((created - second) * 1000), 999)
+    return f"{_second_text}.{millis:03d}+00:00"
+
 
 def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
@@ -34,18 +62,21 @@ def redact(text: str) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
+        safe = fields.get(SAFE_RECORD) is True
+        message = record.getMessage()
         payload: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
+            "ts": _timestamp(record.created),
+            "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
             "logger": record.name,
-            "msg": redact(record.getMessage()),
+            "msg": message if safe else redact(message),
         }
         rid = request_id_var.get()
         if rid:
             payload["request_id"] = rid
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                payload[key] = redact(value) if isinstance(value, str) else value
+        for key, value in fields.items():
+            if key not in _RESERVED and key[:1] != "_":
+                payload[key] = redact(value) if isinstance(value, str) and not safe else value
         if record.exc_info and record.exc_info[0] is not None:
             payload["error"] = record.exc_info[0].__name__
             payload["trace"] = redact(self.formatException(record.exc_info))
