@@ -42,7 +42,7 @@ _KEEP_HEADERS = {"content-type", "user-agent", "x-forwarded-for", "content-lengt
 _SIGNATURE_HEADERS = ("signature", "mac", "checksum", "hash")
 
 
-def _headers_for_audit(headers: dict[str, str]) -> dict[str, str]:
+def headers_for_audit(headers: dict[str, str]) -> dict[str, str]:
     """Headers worth keeping: content negotiation and the gateway's signature headers (never auth)."""
     return {
         k: v
@@ -81,7 +81,7 @@ async def _store_raw(
             kind=kind,
             method=inbound.method,
             query_string=inbound.query_string,
-            headers=_headers_for_audit(dict(inbound.headers)),
+            headers=headers_for_audit(dict(inbound.headers)),
             body=inbound.body,
             remote_addr=remote,
             received_at=container.clock(),
@@ -100,41 +100,44 @@ async def _record(container: Container, callback_id: int, **values: Any) -> None
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class Loaded:
     adapter: GatewayAdapter
     account: Any
 
 
-def _present(container: Container, provider: str, row: ProviderAccount | None) -> _Loaded | None:
+def present_account(container: Container, provider: str, row: ProviderAccount | None) -> Loaded | None:
     if row is None or row.provider != provider:
         return None
-    return _Loaded(adapter_for(provider), present(container, row))
+    return Loaded(adapter_for(provider), present(container, row))
 
 
 async def handle_callback(
     container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> Reply:
+    pool = await container.db.raw()
+    if pool is not None:
+        from app.services import fast_callbacks  # it builds on this module
+
+        return await fast_callbacks.handle_callback(container, pool, provider, account_id, inbound, remote)
     callback_id, row = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
-    loaded = _present(container, provider, row)
-    if loaded is None:
-        await _record(
-            container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()
-        )
-        container.metrics.callbacks.labels(provider, "unknown_account").inc()
-        # Without the account we cannot sign an answer; the gateway's own "not found" is the truth.
-        return adapter_for(provider).acknowledge(_NO_ACCOUNT, None, AckVerdict.not_found)
-    adapter, account = loaded.adapter, loaded.account
+    return await after_store(
+        container, provider, account_id, callback_id, present_account(container, provider, row), inbound
+    )
+
+
+def parse_callback(loaded: Loaded, inbound: InboundRequest) -> Notification:
+    """The adapter's parse (pure: it verifies and reads, changes nothing), made storable."""
     try:
-        note = adapter.parse_callback(account, inbound)
+        note = loaded.adapter.parse_callback(loaded.account, inbound)
     except (GatewayError, ValueError, UnicodeDecodeError) as exc:
-        log.info("unparseable callback", extra={"provider": provider, "error": type(exc).__name__})
+        log.info("unparseable callback", extra={"provider": loaded.adapter.name, "error": type(exc).__name__})
         note = Notification(verified=False, message="unparseable")
-    note = _storable(note)
+    return _storable(note)
 
-    def acknowledge(verdict: AckVerdict) -> Reply:
-        return adapter.acknowledge(account, note if note.verified else None, verdict)
 
-    verdict, applied, reply = await _process(container, provider, account_id, callback_id, note, acknowledge)
+def log_processed(
+    container: Container, provider: str, verdict: AckVerdict, applied: str | None, note: Notification
+) -> None:
     container.metrics.callbacks.labels(provider, verdict.value).inc()
     log.info(
         "callback processed",
@@ -145,10 +148,40 @@ async def handle_callback(
             "reference": note.reference,
         },
     )
+
+
+async def after_store(
+    container: Container,
+    provider: str,
+    account_id: str,
+    callback_id: int,
+    loaded: Loaded | None,
+    inbound: InboundRequest,
+    note: Notification | None = None,
+) -> Reply:
+    """Everything after the raw store: parse (unless ``note`` already holds the parse with this
+    very account), then check and apply in one transaction (the ORM path)."""
+    if loaded is None:
+        await _record(
+            container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()
+        )
+        container.metrics.callbacks.labels(provider, "unknown_account").inc()
+        # Without the account we cannot sign an answer; the gateway's own "not found" is the truth.
+        return adapter_for(provider).acknowledge(_NO_ACCOUNT, None, AckVerdict.not_found)
+    adapter, account = loaded.adapter, loaded.account
+    if note is None:
+        note = parse_callback(loaded, inbound)
+    parsed = note
+
+    def acknowledge(verdict: AckVerdict) -> Reply:
+        return adapter.acknowledge(account, parsed if parsed.verified else None, verdict)
+
+    verdict, applied, reply = await _process(container, provider, account_id, callback_id, note, acknowledge)
+    log_processed(container, provider, verdict, applied, note)
     return reply
 
 
-def _reply_values(container: Container, reply: Reply) -> dict[str, Any]:
+def reply_values(container: Container, reply: Reply) -> dict[str, Any]:
     return {
         "response_status": reply.status_code,
         "response_body": reply.body.decode("utf-8", "replace")[:2000],
@@ -186,9 +219,7 @@ async def _process(
             await session.execute(
                 update(InboundCallback)
                 .where(InboundCallback.id == callback_id)
-                .values(
-                    verified=False, verdict="invalid_signature", **base, **_reply_values(container, reply)
-                )
+                .values(verified=False, verdict="invalid_signature", **base, **reply_values(container, reply))
             )
             return AckVerdict.invalid_signature, None, reply
         paid = note.outcome is Outcome.succeeded
@@ -260,7 +291,7 @@ async def _process(
                 attempt_id=attempt.id if attempt else None,
                 needs_review=review,
                 **base,
-                **_reply_values(container, reply),
+                **reply_values(container, reply),
             )
         )
     return verdict, applied, reply
@@ -292,7 +323,7 @@ async def handle_return(
 ) -> ReturnResult:
     """Verify a browser return and point the citizen at the result page; never finalise."""
     callback_id, account_row = await _store_raw(container, provider, account_id, "return", inbound, remote)
-    loaded = _present(container, provider, account_row)
+    loaded = present_account(container, provider, account_row)
     note = Notification(verified=False)
     if loaded is not None:
         try:
