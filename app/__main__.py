@@ -30,6 +30,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         log_config=None,
         proxy_headers=True,
         server_header=False,
+        # We write our own JSON access line (app/middleware.py); uvicorn's would only format its
+        # arguments on every response for a logger that drops them.
+        access_log=False,
     )
 
 

@@ -89,6 +89,10 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The JSON lines carry no thread or process names: don't look them up for every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # Driver loggers print SQL parameters (payer data) at DEBUG: never below WARNING.
     for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins", "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ authentication as a single security dependency (same OpenAPI, same answers)."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
@@ -16,6 +17,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
 from app.logging import SAFE_RECORD, JsonFormatter, _timestamp
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
@@ -165,3 +167,20 @@ async def test_openapi_still_documents_both_bearer_schemes(client: httpx.AsyncCl
     assert schemes["AdminToken"]["scheme"] == "bearer"
     assert {"HTTPBearer": []} in spec["paths"]["/v1/payments/{payment_id}"]["get"]["security"]
     assert {"AdminToken": []} in spec["paths"]["/admin/v1/clients"]["get"]["security"]
+
+
+async def test_gc_is_tuned_only_for_the_served_app(settings: Settings) -> None:
+    from app.main import GC_THRESHOLDS, create_app
+
+    before = gc.get_threshold()
+    try:
+        plain = create_app(settings, start_workers=False)
+        async with plain.router.lifespan_context(plain):
+            assert gc.get_threshold() == before
+        served = create_app(settings, start_workers=False, tune_gc=True)
+        async with served.router.lifespan_context(served):
+            assert gc.get_threshold() == GC_THRESHOLDS
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
