@@ -24,13 +24,14 @@ async def main(limit_seconds: float) -> None:
 
     container = make_container(Settings())
     try:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         batches = 0
         while time.perf_counter() - start < limit_seconds:
             batches += 1
             if await dispatch_due(container) == 0:
                 break
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         async with container.db.session() as session:
             counts = dict(
                 (
@@ -53,6 +54,7 @@ async def main(limit_seconds: float) -> None:
                 "seconds": round(elapsed, 2),
                 "batches": batches,
                 "per_second": round(delivered / elapsed, 1) if elapsed else 0.0,
+                "cpu_ms_per_delivery": round(1000 * cpu / delivered, 3) if delivered else None,
             }
         )
     )

@@ -2,14 +2,20 @@
 
 Delivery is at-least-once; a portal deduplicates by ``webhook-id`` (the event id).
 
-1. :func:`claim_due` — one short transaction picks due rows (``FOR UPDATE SKIP LOCKED`` on
+1. :func:`claim_due` — one short statement picks due rows (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL), counts a try and leases each row by moving ``next_attempt_at`` forward by
    :data:`LEASE`. No lock or transaction is held while sending: a worker that dies mid-send
    simply lets the lease run out, and the row is tried again.
 2. :func:`send` — POSTs the signed event body with a 10 s limit and keeps the first KB of the answer.
-3. :func:`record_batch` — one short transaction for the batch: per row a compare-and-set on the
-   lease it holds (``attempts`` and ``next_attempt_at``), so a worker whose lease expired cannot
-   overwrite the result of the worker that took the row over. Every try is logged either way.
+3. :func:`record_batch` — one short transaction for every result that is ready: per row a
+   compare-and-set on the lease it holds (``attempts`` and ``next_attempt_at``), so a worker
+   whose lease expired cannot overwrite the result of the worker that took the row over. Every
+   try is logged either way.
+
+:func:`dispatch_due` (the worker job) keeps :data:`CONCURRENCY` sends in flight and claims the
+next batch while the previous one is still being sent (only when few unsent claims are left, so
+a claim never waits long enough to lose its lease); each result is recorded as soon as it is
+known (group commit), so a worker killed mid-batch never sends an answered event again.
 
 A 2xx is delivered; anything else is retried after :data:`RETRY_DELAYS` (about three days in
 all), then the delivery is dead until an operator redelivers it. A client without a
@@ -22,27 +28,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import orjson
-from sqlalchemy import select, tuple_, update
 from standardwebhooks.webhooks import Webhook
 
-from app import __version__
 from app.container import Container
-from app.db import Database
-from app.errors import Conflict, NotFound
-from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
-from app.security import Vault, new_webhook_secret
-from app.services import url_guard
-from app.services.events import event_envelope
+from app.services import url_guard, webhook_admin, webhook_store
+from app.services.webhook_signing import secrets_of, signed_headers
+from app.services.webhook_store import DueRow, Settlement
 
 log = logging.getLogger("paybridge.webhooks")
+
+# The operator side lives in webhook_admin; these names stay importable from here.
+DELIVERY_FILTERS = webhook_admin.DELIVERY_FILTERS
+ClientNotFound = webhook_admin.ClientNotFound
+DeliveryView = webhook_admin.DeliveryView
+EventNotFound = webhook_admin.EventNotFound
+NoWebhookUrl = webhook_admin.NoWebhookUrl
+event_deliveries = webhook_admin.event_deliveries
+list_deliveries = webhook_admin.list_deliveries
+redeliver = webhook_admin.redeliver
+rotate_webhook_secret = webhook_admin.rotate_webhook_secret
 
 # Delay before the next try after the n-th failed try (the first try is immediate).
 RETRY_DELAYS: tuple[timedelta, ...] = (
@@ -62,9 +73,14 @@ MAX_TRIES = len(RETRY_DELAYS) + 1
 LEASE = timedelta(seconds=60)
 SEND_TIMEOUT_SECONDS = 10.0
 BATCH_SIZE = 50
+# Sends in flight. While they run, the next batch is claimed once no more than this many claims
+# are unsent, and only as many as can start within the lease (see dispatch_due).
 CONCURRENCY = 10
+# Batches one dispatch_due call claims at most (the worker calls it again at once).
+MAX_BATCHES = 20
 MAX_STORED_BODY = 1024
-USER_AGENT = f"paybridge-webhooks/{__version__}"
+# A host's private-address verdict is reused this long (one DNS lookup per host, not per send).
+GUARD_TTL_SECONDS = 5.0
 
 
 def next_delay(failed_tries: int) -> timedelta | None:
@@ -72,35 +88,6 @@ def next_delay(failed_tries: int) -> timedelta | None:
     if failed_tries < 1:
         raise ValueError("failed_tries starts at 1")
     return RETRY_DELAYS[failed_tries - 1] if failed_tries <= len(RETRY_DELAYS) else None
-
-
-def signature_header(msg_id: str, timestamp: datetime, body: bytes, secrets: tuple[str, ...]) -> str:
-    """``v1,<base64>`` per secret, space-separated (both secrets sign during a rotation's grace)."""
-    if not secrets:
-        raise ValueError("at least one secret is required")
-    text = body.decode()
-    return " ".join(Webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=text) for secret in secrets)
-
-
-def signed_headers(msg_id: str, now: datetime, body: bytes, secrets: tuple[str, ...]) -> dict[str, str]:
-    """The Standard Webhooks headers of one try (timestamp in whole unix seconds)."""
-    timestamp = now.astimezone(UTC).replace(microsecond=0)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": signature_header(msg_id, timestamp, body, secrets),
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-    }
-
-
-def signing_secrets(client: Client, vault: Vault, now: datetime) -> tuple[str, ...]:
-    """The client's current secret, then the previous one while its grace period lasts."""
-    secrets = [vault.decrypt(client.webhook_secret_enc)]
-    expires = client.previous_webhook_secret_expires_at
-    if client.previous_webhook_secret_enc and expires is not None and expires > now:
-        secrets.append(vault.decrypt(client.previous_webhook_secret_enc))
-    return tuple(secrets)
 
 
 @dataclass(frozen=True)
@@ -114,7 +101,7 @@ class Claim:
     body: bytes
     url: str | None
     skip_reason: str | None = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)
+    secrets: tuple[Webhook, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,61 +122,56 @@ async def claim_due(container: Container, *, limit: int = BATCH_SIZE) -> list[Cl
     """Lease up to ``limit`` due deliveries, oldest due first, in one short transaction."""
     now = container.clock()
     leased_until = now + LEASE
-    db = container.db
-    async with db.transaction() as session:
-        query = (
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-        )
-        if db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        ids = list((await session.scalars(query)).all())
-        if not ids:
-            return []
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=leased_until)
-            .execution_options(synchronize_session=False)
-        )
-        rows = (
-            await session.execute(
-                select(WebhookDelivery.id, WebhookDelivery.attempts, Event, Client)
-                .join(Event, Event.id == WebhookDelivery.event_id)
-                .join(Client, Client.id == WebhookDelivery.client_id)
-                .where(WebhookDelivery.id.in_(ids))
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            )
-        ).all()
+    rows = await webhook_store.lease_due(container.db, now, leased_until, limit)
+    # Each client's secrets are decrypted once per batch, not once per delivery.
+    signers: dict[tuple[str, str, str | None, datetime | None], tuple[Webhook, ...]] = {}
     claims = []
-    for delivery_id, tries, event, client in rows:
-        skip = None if client.enabled else "client disabled"
-        skip = skip or (None if client.webhook_url else "no webhook_url")
+    for row in rows:
+        skip = None if row.client_enabled else "client disabled"
+        skip = skip or (None if row.webhook_url else "no webhook_url")
+        secrets: tuple[Webhook, ...] = ()
+        if skip is None:
+            key = (row.client_id, row.secret_enc, row.previous_secret_enc, row.previous_secret_expires_at)
+            if key not in signers:
+                signers[key] = tuple(Webhook(s) for s in secrets_of(container.vault, now, *key[1:]))
+            secrets = signers[key]
         claims.append(
             Claim(
-                delivery_id=delivery_id,
-                event_id=event.id,
-                tries=tries,
+                delivery_id=row.delivery_id,
+                event_id=row.event_id,
+                tries=row.tries,
                 leased_until=leased_until,
-                body=orjson.dumps(event_envelope(event)),
-                url=client.webhook_url,
+                body=orjson.dumps(_envelope(row)),
+                url=row.webhook_url,
                 skip_reason=skip,
-                secrets=() if skip else signing_secrets(client, container.vault, now),
+                secrets=secrets,
             )
         )
     return claims
 
 
-async def send(container: Container, claim: Claim) -> TryResult:
-    """POST one signed event; never raises for network trouble (it is a failed try)."""
+def _envelope(row: DueRow) -> dict[str, object]:
+    """The event as the feed shows it (``events.event_envelope``), from the leased row."""
+    return {
+        "id": row.event_id,
+        "type": row.event_type,
+        "created_at": row.event_created_at.isoformat(),
+        "data": row.event_data,
+    }
+
+
+PrivateCheck = Callable[[str], Awaitable[str | None]]
+
+
+async def send(container: Container, claim: Claim, *, private_check: PrivateCheck | None = None) -> TryResult:
+    """POST one signed event; never raises for network trouble (it is a failed try).
+    ``private_check`` (default :func:`url_guard.private_target`) says why a URL must not be called."""
     now = container.clock()
     if claim.skip_reason or claim.url is None:
         return TryResult(attempted_at=now, error=claim.skip_reason or "no webhook_url", retryable=False)
     if not container.settings.private_webhooks_allowed:
         # DNS may have changed since the URL was configured: never POST into a private network.
-        problem = await url_guard.private_target(claim.url)
+        problem = await (private_check or url_guard.private_target)(claim.url)
         if problem is not None:
             log.warning("webhook refused", extra={"delivery_id": claim.delivery_id, "reason": problem})
             return TryResult(attempted_at=now, error=f"refused: {problem}")
@@ -213,7 +195,7 @@ async def send(container: Container, claim: Claim) -> TryResult:
     except (TimeoutError, httpx.TimeoutException):
         error = f"no answer within {SEND_TIMEOUT_SECONDS:g} s"
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = f"{type(exc).__name__}: {exc}"[:500].replace("\x00", "\ufffd")
     latency_ms = round((time.perf_counter() - started) * 1000)
     if error is None and status_code is not None and not 200 <= status_code < 300:
         error = f"HTTP {status_code}"
@@ -226,22 +208,51 @@ async def _read_prefix(response: httpx.Response, limit: int) -> str:
         buffer += chunk
         if len(buffer) >= limit:
             break
-    return bytes(buffer[:limit]).decode("utf-8", "replace")
+    # PostgreSQL text cannot hold NUL: one such answer must not fail the whole group's write.
+    return bytes(buffer[:limit]).decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
-def _settlement(claim: Claim, result: TryResult, now: datetime) -> tuple[str, dict[str, object]]:
-    """The outcome label of a try and the row's new values (if the lease is still ours)."""
-    values: dict[str, object] = {"last_status_code": result.status_code}
+class _GuardCache:
+    """:func:`url_guard.private_target` per host, remembered for :data:`GUARD_TTL_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._verdicts: dict[str, tuple[float, str | None]] = {}
+
+    async def __call__(self, url: str) -> str | None:
+        host = httpx.URL(url).host
+        cached = self._verdicts.get(host)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        problem = await url_guard.private_target(url)
+        self._verdicts[host] = (time.monotonic() + GUARD_TTL_SECONDS, problem)
+        return problem
+
+
+def _settlement(claim: Claim, result: TryResult, now: datetime) -> tuple[str, Settlement]:
+    """The outcome label of a try and what to write (the row's new values apply only if the
+    lease is still ours)."""
+    status, next_at, delivered_at, error = "pending", None, None, result.error
     if result.ok:
-        values.update(status="delivered", delivered_at=now, last_error=None)
-        return "delivered", values
-    delay = next_delay(claim.tries) if result.retryable else None
-    values["last_error"] = result.error
-    if delay is None:
-        values["status"] = "dead"
-        return "dead", values
-    values["next_attempt_at"] = now + delay
-    return "retry", values
+        outcome, status, delivered_at, error = "delivered", "delivered", now, None
+    else:
+        delay = next_delay(claim.tries) if result.retryable else None
+        if delay is None:
+            outcome, status = "dead", "dead"
+        else:
+            outcome, next_at = "retry", now + delay
+    return outcome, Settlement(
+        delivery_id=claim.delivery_id,
+        tries=claim.tries,
+        leased_until=claim.leased_until,
+        status=status,
+        next_attempt_at=next_at,
+        delivered_at=delivered_at,
+        status_code=result.status_code,
+        error=error,
+        attempted_at=result.attempted_at,
+        latency_ms=result.latency_ms,
+        response_body=result.response_body,
+    )
 
 
 async def record(container: Container, claim: Claim, result: TryResult) -> str:
@@ -251,58 +262,21 @@ async def record(container: Container, claim: Claim, result: TryResult) -> str:
 
 
 async def record_batch(container: Container, tries: Sequence[tuple[Claim, TryResult]]) -> list[str]:
-    """:func:`record` for a whole batch in one transaction: one attempt-log row per try, and each
+    """:func:`record` for many tries in one transaction: one attempt-log row per try, and each
     row settled by a compare-and-set on its own lease (``attempts`` and ``next_attempt_at``), so a
-    worker whose lease expired still changes nothing. Rows that get the same new values share one
-    ``UPDATE … WHERE (id, attempts) IN (…) … RETURNING id``. Returns the outcome of each try."""
+    worker whose lease expired still changes nothing. Returns the outcome of each try."""
     if not tries:
         return []
     now = container.clock()
     planned = [_settlement(claim, result, now) for claim, result in tries]
-    groups: dict[tuple[datetime, tuple[tuple[str, object], ...]], list[Claim]] = {}
-    for (claim, _result), (_outcome, values) in zip(tries, planned, strict=True):
-        key = (claim.leased_until, tuple(sorted(values.items())))
-        groups.setdefault(key, []).append(claim)
-    settled: set[int] = set()
-    async with _write_turn(container.db), container.db.transaction() as session:
-        session.add_all(
-            [
-                WebhookAttemptLog(
-                    delivery_id=claim.delivery_id,
-                    attempted_at=result.attempted_at,
-                    status_code=result.status_code,
-                    latency_ms=result.latency_ms,
-                    error=result.error,
-                    response_body=result.response_body,
-                )
-                for claim, result in tries
-            ]
-        )
-        await session.flush()
-        for (leased_until, changes), claims in groups.items():
-            settled.update(
-                (
-                    await session.scalars(
-                        update(WebhookDelivery)
-                        .where(
-                            tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
-                                [(c.delivery_id, c.tries) for c in claims]
-                            ),
-                            WebhookDelivery.status == "pending",
-                            WebhookDelivery.next_attempt_at == leased_until,
-                        )
-                        .values(**dict(changes))
-                        .returning(WebhookDelivery.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-            )
+    settled = await webhook_store.settle(container.db, [settlement for _, settlement in planned])
     outcomes = []
-    for (claim, result), (outcome, _values) in zip(tries, planned, strict=True):
+    counter = container.metrics.webhooks
+    for (claim, result), (outcome, _) in zip(tries, planned, strict=True):
         if claim.delivery_id not in settled:
             outcome = "stale"
         outcomes.append(outcome)
-        container.metrics.webhooks.labels(outcome).inc()
+        counter.labels(outcome).inc()
         log.info(
             "webhook try",
             extra={
@@ -317,21 +291,10 @@ async def record_batch(container: Container, tries: Sequence[tuple[Claim, TryRes
     return outcomes
 
 
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _write_turn(db: Database) -> AbstractAsyncContextManager[object]:
-    """On SQLite (one writer at a time) queue this process's writes in memory: concurrent
-    ``BEGIN IMMEDIATE`` would otherwise wait in SQLite's sleeping busy handler."""
-    if not db.is_sqlite:
-        return nullcontext()
-    return _SQLITE_WRITERS.setdefault(db, asyncio.Lock())
-
-
 class _GroupRecorder:
-    """Group commit for one batch: a try's result is recorded as soon as it is known (a worker
-    killed mid-batch must not send an answered event again), and results that arrive while a
-    write is running share the next one (:func:`record_batch`: one transaction for all of them)."""
+    """Group commit: a try's result is recorded as soon as it is known (a worker killed
+    mid-batch must not send an answered event again), and results that arrive while a write is
+    running share the next one (:func:`record_batch`: one transaction for all of them)."""
 
     def __init__(self, container: Container) -> None:
         self._container = container
@@ -360,170 +323,68 @@ class _GroupRecorder:
 
 
 async def dispatch_due(container: Container, *, limit: int = BATCH_SIZE) -> int:
-    """One bounded batch (the worker job): claim, send concurrently, record. Returns rows claimed."""
-    claims = await claim_due(container, limit=limit)
-    if not claims:
+    """The worker job: claim a batch, keep :data:`CONCURRENCY` sends in flight, record each
+    result as it comes, and claim the next batch (up to :data:`MAX_BATCHES`) while the previous
+    one is still being sent. Returns the rows claimed (0 when nothing was due)."""
+    first = await claim_due(container, limit=limit)
+    if not first:
         return 0
-    gate = asyncio.Semaphore(CONCURRENCY)
+    concurrency = max(1, CONCURRENCY)
+    queue: deque[Claim] = deque(first)
+    state = {"claimed": len(first), "batches": 1, "more": len(first) == limit}
+    refill: asyncio.Task[None] | None = None
     recorder = _GroupRecorder(container)
+    guard = _GuardCache()
+    margin = timedelta(seconds=SEND_TIMEOUT_SECONDS + 5)
 
-    async def process(claim: Claim) -> str:
-        async with gate:
-            result = await send(container, claim)
-        return await recorder.record(claim, result)
+    async def claim_next() -> None:
+        # A claim must be answered before its lease runs out, even if every send takes the full
+        # timeout: the sends in flight take one round, each CONCURRENCY unsent claims one more.
+        rounds = int(LEASE.total_seconds() // SEND_TIMEOUT_SECONDS) - 2
+        wanted = min(limit, rounds * concurrency - len(queue))
+        try:
+            batch = await claim_due(container, limit=wanted) if wanted > 0 else []
+        except Exception:
+            log.exception("webhook claim failed")
+            batch = []
+        queue.extend(batch)
+        state["claimed"] += len(batch)
+        state["batches"] += 1
+        state["more"] = 0 < wanted == len(batch) and state["batches"] < MAX_BATCHES
 
-    outcomes = await asyncio.gather(*(process(c) for c in claims), return_exceptions=True)
-    for claim, outcome in zip(claims, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            # The lease runs out and the row is tried again; nothing is lost.
-            log.error(
-                "webhook try failed to complete",
-                extra={"delivery_id": claim.delivery_id, "error": type(outcome).__name__},
-            )
-    return len(claims)
+    def maybe_refill() -> None:
+        nonlocal refill
+        if state["more"] and (refill is None or refill.done()) and len(queue) <= concurrency:
+            refill = asyncio.create_task(claim_next())
 
+    async def sender() -> None:
+        while True:
+            maybe_refill()
+            if not queue:
+                if refill is None or refill.done():
+                    return
+                await asyncio.shield(refill)
+                continue
+            claim = queue.popleft()
+            if container.clock() > claim.leased_until - margin:
+                # Never happens with sane settings; sending now could outlive the lease. The row
+                # stays leased and is tried again when the lease runs out.
+                log.warning("webhook claim too old to send", extra={"delivery_id": claim.delivery_id})
+                continue
+            try:
+                result = await send(container, claim, private_check=guard)
+                await recorder.record(claim, result)
+            except Exception as exc:
+                # The lease runs out and the row is tried again; nothing is lost.
+                log.error(
+                    "webhook try failed to complete",
+                    extra={"delivery_id": claim.delivery_id, "error": type(exc).__name__},
+                )
 
-# ---------------------------------------------------------------------------- operator side
-
-
-class EventNotFound(NotFound):
-    code, title = "event_not_found", "Event not found"
-
-
-class ClientNotFound(NotFound):
-    code, title = "client_not_found", "Client not found"
-
-
-class NoWebhookUrl(Conflict):
-    code, title = "no_webhook_url", "Client has no webhook URL"
-
-
-DELIVERY_FILTERS = ("pending", "delivered", "dead", "failing")
-
-
-@dataclass(frozen=True)
-class DeliveryView:
-    id: int
-    event_id: str
-    event_type: str
-    client_id: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-def _view(delivery: WebhookDelivery, event_type: str) -> DeliveryView:
-    return DeliveryView(
-        id=delivery.id,
-        event_id=delivery.event_id,
-        event_type=event_type,
-        client_id=delivery.client_id,
-        status=delivery.status,
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
-        last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        delivered_at=delivery.delivered_at,
-    )
-
-
-async def list_deliveries(
-    container: Container, *, client_id: str | None, status: str | None, limit: int, cursor: int | None
-) -> tuple[list[DeliveryView], int | None]:
-    """Deliveries, newest first; ``failing`` = dead, or pending after at least one failed try."""
-    query = select(WebhookDelivery, Event.type).join(Event, Event.id == WebhookDelivery.event_id)
-    if client_id is not None:
-        query = query.where(WebhookDelivery.client_id == client_id)
-    if status == "failing":
-        query = query.where(
-            (WebhookDelivery.status == "dead")
-            | ((WebhookDelivery.status == "pending") & WebhookDelivery.last_error.is_not(None))
-        )
-    elif status is not None:
-        query = query.where(WebhookDelivery.status == status)
-    if cursor is not None:
-        query = query.where(WebhookDelivery.id < cursor)
-    async with container.db.session() as session:
-        if client_id is not None and await session.get(Client, client_id) is None:
-            raise ClientNotFound(f"No client {client_id}.")
-        rows = (await session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1))).all()
-    views = [_view(delivery, event_type) for delivery, event_type in rows[:limit]]
-    return views, (views[-1].id if len(rows) > limit else None)
-
-
-async def event_deliveries(
-    container: Container, event_id: str
-) -> tuple[DeliveryView | None, list[WebhookAttemptLog]]:
-    """An event's delivery and its tries, oldest first."""
-    async with container.db.session() as session:
-        event_type = await session.scalar(select(Event.type).where(Event.id == event_id))
-        if event_type is None:
-            raise EventNotFound(f"No event {event_id}.")
-        delivery = await session.scalar(select(WebhookDelivery).where(WebhookDelivery.event_id == event_id))
-        if delivery is None:
-            return None, []
-        tries = (
-            await session.scalars(
-                select(WebhookAttemptLog)
-                .where(WebhookAttemptLog.delivery_id == delivery.id)
-                .order_by(WebhookAttemptLog.id)
-            )
-        ).all()
-    return _view(delivery, event_type), list(tries)
-
-
-async def redeliver(container: Container, event_id: str) -> DeliveryView:
-    """Make an event's delivery due now. A dead or delivered one starts a fresh schedule; a
-    pending one keeps its count (a try in flight loses its lease and its result is ignored);
-    an event emitted while the client had no webhook URL gets its first delivery row."""
-    now = container.clock()
-    async with container.db.transaction() as session:
-        event = await session.scalar(select(Event).where(Event.id == event_id))
-        if event is None:
-            raise EventNotFound(f"No event {event_id}.")
-        webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == event.client_id))
-        if not webhook_url:
-            raise NoWebhookUrl("Set the client's webhook_url first; the event stays on the event feed.")
-        query = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
-        if container.db.is_postgres:
-            query = query.with_for_update()
-        delivery = await session.scalar(query)
-        if delivery is None:
-            delivery = WebhookDelivery(
-                event_id=event.id, client_id=event.client_id, attempts=0, created_at=now
-            )
-            session.add(delivery)
-        elif delivery.status != "pending":
-            delivery.attempts = 0
-        delivery.status = "pending"
-        delivery.next_attempt_at = now
-        delivery.delivered_at = None
-        await session.flush()
-        view = _view(delivery, event.type)
-    log.info("webhook redelivery requested", extra={"event_id": event_id, "delivery_id": view.id})
-    return view
-
-
-async def rotate_webhook_secret(
-    container: Container, client_id: str, *, grace: timedelta
-) -> tuple[str, datetime | None]:
-    """A new signing secret (returned once); the old one keeps signing until ``now + grace``.
-    Rotating again within a grace period drops the oldest secret."""
-    now = container.clock()
-    secret = new_webhook_secret()
-    async with container.db.transaction() as session:
-        client = await session.get(Client, client_id, with_for_update=container.db.is_postgres)
-        if client is None:
-            raise ClientNotFound(f"No client {client_id}.")
-        expires = now + grace if grace > timedelta(0) else None
-        client.previous_webhook_secret_enc = client.webhook_secret_enc if expires else None
-        client.previous_webhook_secret_expires_at = expires
-        client.webhook_secret_enc = container.vault.encrypt(secret)
-        client.updated_at = now
-    log.info("webhook secret rotated", extra={"client_id": client_id})
-    return secret, expires
+    senders = concurrency if state["more"] else min(concurrency, len(first))
+    try:
+        await asyncio.gather(*(sender() for _ in range(senders)))
+    finally:
+        if refill is not None and not refill.done():
+            refill.cancel()
+    return state["claimed"]

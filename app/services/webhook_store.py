@@ -1,0 +1,227 @@
+"""The webhook outbox's two statements: lease due rows, settle tries.
+
+On PostgreSQL each is one hand-written statement through the raw asyncpg pool (the lease is a
+``FOR UPDATE SKIP LOCKED`` select feeding an ``UPDATE … RETURNING`` joined to the event and the
+client; a settlement is the attempt-log ``INSERT`` and the compare-and-set ``UPDATE`` over
+``unnest`` arrays). The SQLAlchemy path is the SQLite implementation with the same meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select, tuple_, update
+
+from app.db import Database
+from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
+
+
+class DueRow(NamedTuple):
+    """A leased delivery with what sending it needs (its event and its client's settings)."""
+
+    delivery_id: int
+    tries: int
+    event_id: str
+    event_type: str
+    event_created_at: datetime
+    event_data: Any
+    client_id: str
+    client_enabled: bool
+    webhook_url: str | None
+    secret_enc: str
+    previous_secret_enc: str | None
+    previous_secret_expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One try to log, and the row's new values if its lease ``(tries, leased_until)`` still holds.
+    ``next_attempt_at`` and ``delivered_at`` are left as they are when ``None``."""
+
+    delivery_id: int
+    tries: int
+    leased_until: datetime
+    status: str
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    status_code: int | None
+    error: str | None
+    attempted_at: datetime
+    latency_ms: int
+    response_body: str | None
+
+
+_PG_LEASE = """
+WITH due AS (
+    SELECT id FROM webhook_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= $1
+    ORDER BY next_attempt_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE webhook_deliveries d SET attempts = d.attempts + 1, next_attempt_at = $3
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.attempts, d.event_id, d.client_id
+)
+SELECT l.id, l.attempts, e.id, e.type, e.created_at, e.data, c.id, c.enabled, c.webhook_url,
+       c.webhook_secret_enc, c.previous_webhook_secret_enc, c.previous_webhook_secret_expires_at
+FROM leased l
+JOIN events e ON e.id = l.event_id
+JOIN clients c ON c.id = l.client_id
+ORDER BY l.id
+"""
+
+_PG_SETTLE = """
+WITH tries AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::timestamptz[],
+                         $6::timestamptz[], $7::int[], $8::text[])
+        AS t(id, tries, leased_until, status, next_attempt_at, delivered_at, status_code, error)
+), logged AS (
+    INSERT INTO webhook_attempt_logs
+        (delivery_id, attempted_at, status_code, latency_ms, error, response_body)
+    SELECT * FROM unnest($1::bigint[], $9::timestamptz[], $7::int[], $10::int[], $8::text[], $11::text[])
+)
+UPDATE webhook_deliveries d
+SET status = t.status,
+    next_attempt_at = coalesce(t.next_attempt_at, d.next_attempt_at),
+    delivered_at = coalesce(t.delivered_at, d.delivered_at),
+    last_status_code = t.status_code,
+    last_error = t.error
+FROM tries t
+WHERE d.id = t.id AND d.attempts = t.tries AND d.status = 'pending' AND d.next_attempt_at = t.leased_until
+RETURNING d.id
+"""
+
+
+async def lease_due(db: Database, now: datetime, leased_until: datetime, limit: int) -> list[DueRow]:
+    """Lease up to ``limit`` due rows (oldest due first): count a try, hide them until ``leased_until``."""
+    pool = await db.raw()
+    if pool is not None:
+        async with pool.acquire() as conn:
+            records = await conn.fetch(_PG_LEASE, now, limit, leased_until)
+        return [DueRow(*record) for record in records]
+    async with _write_turn(db), db.transaction() as session:
+        ids = list(
+            (
+                await session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                    .limit(limit)
+                )
+            ).all()
+        )
+        if not ids:
+            return []
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=leased_until)
+            .execution_options(synchronize_session=False)
+        )
+        rows = await session.execute(
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.attempts,
+                Event.id,
+                Event.type,
+                Event.created_at,
+                Event.data,
+                Client.id,
+                Client.enabled,
+                Client.webhook_url,
+                Client.webhook_secret_enc,
+                Client.previous_webhook_secret_enc,
+                Client.previous_webhook_secret_expires_at,
+            )
+            .join(Event, Event.id == WebhookDelivery.event_id)
+            .join(Client, Client.id == WebhookDelivery.client_id)
+            .where(WebhookDelivery.id.in_(ids))
+            .order_by(WebhookDelivery.id)
+        )
+        return [DueRow(*row) for row in rows]
+
+
+async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
+    """Log every try and apply each row's new values where its lease still holds (compare-and-set
+    on ``attempts`` and ``next_attempt_at``), in one transaction. Returns the ids settled."""
+    if not settlements:
+        return set()
+    pool = await db.raw()
+    if pool is not None:
+        s = settlements
+        async with pool.acquire() as conn:
+            records = await conn.fetch(
+                _PG_SETTLE,
+                [x.delivery_id for x in s],
+                [x.tries for x in s],
+                [x.leased_until for x in s],
+                [x.status for x in s],
+                [x.next_attempt_at for x in s],
+                [x.delivered_at for x in s],
+                [x.status_code for x in s],
+                [x.error for x in s],
+                [x.attempted_at for x in s],
+                [x.latency_ms for x in s],
+                [x.response_body for x in s],
+            )
+        return {record[0] for record in records}
+    settled: set[int] = set()
+    async with _write_turn(db), db.transaction() as session:
+        session.add_all(
+            [
+                WebhookAttemptLog(
+                    delivery_id=x.delivery_id,
+                    attempted_at=x.attempted_at,
+                    status_code=x.status_code,
+                    latency_ms=x.latency_ms,
+                    error=x.error,
+                    response_body=x.response_body,
+                )
+                for x in settlements
+            ]
+        )
+        await session.flush()
+        # Rows that get the same new values share one UPDATE … WHERE (id, attempts) IN (…).
+        groups: dict[tuple[object, ...], list[Settlement]] = {}
+        for x in settlements:
+            key = (x.leased_until, x.status, x.next_attempt_at, x.delivered_at, x.status_code, x.error)
+            groups.setdefault(key, []).append(x)
+        for (leased_until, status, next_at, delivered_at, code, error), rows in groups.items():
+            values: dict[str, object] = {"status": status, "last_status_code": code, "last_error": error}
+            if next_at is not None:
+                values["next_attempt_at"] = next_at
+            if delivered_at is not None:
+                values["delivered_at"] = delivered_at
+            ids = await session.scalars(
+                update(WebhookDelivery)
+                .where(
+                    tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
+                        [(x.delivery_id, x.tries) for x in rows]
+                    ),
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at == leased_until,
+                )
+                .values(**values)
+                .returning(WebhookDelivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            settled.update(ids.all())
+    return settled
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _write_turn(db: Database) -> AbstractAsyncContextManager[object]:
+    """On SQLite (one writer at a time) queue this process's writes in memory: concurrent
+    ``BEGIN IMMEDIATE`` would otherwise wait in SQLite's sleeping busy handler."""
+    if not db.is_sqlite:
+        return nullcontext()
+    return _SQLITE_WRITERS.setdefault(db, asyncio.Lock())
