@@ -33,6 +33,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # We write our own JSON access line (app/middleware.py); uvicorn's would only format its
         # arguments on every response for a logger that drops them.
         access_log=False,
+        # httptools, with each response's status line, headers and body sent in one write.
+        http="app.server:CoalescingHttpToolsProtocol",
     )
 
 
