@@ -226,3 +226,16 @@ def test_jsonb_order_matches_postgresql() -> None:
     assert list(ordered) == ["ab", "é", "name", "email", "phone"]
     assert list(ordered["ab"]) == ["b", "ccc"]
     assert list(ordered["ab"]["b"][0]) == ["a", "zz"]
+
+
+async def test_an_unknown_provider_is_refused_and_the_refusal_kept_for_the_key(
+    client: httpx.AsyncClient, world: World, taken: list[bool]
+) -> None:
+    headers = {**world.headers, "Idempotency-Key": "u-1"}
+    body = bill(provider="nosuchpay")
+    first = await client.post("/v1/payments", json=body, headers=headers)
+    assert first.status_code == 422 and first.json()["code"] == "validation_error"
+    again = await client.post("/v1/payments", json=body, headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.content == first.content
+    assert taken == [False, False]

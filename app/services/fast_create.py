@@ -34,6 +34,7 @@ import orjson
 
 from app.adapters.base import Capability, GatewayError, LineItem
 from app.container import Container
+from app.errors import ProblemError
 from app.ids import new_id, new_reference, new_token
 from app.models import Agency, Attempt, Payment, PaymentItem
 from app.schemas.payments import PaymentCreate
@@ -148,7 +149,10 @@ async def try_create(
     total = body.total
     cached = None
     if body.provider:
-        adapter = adapter_for(body.provider)
+        try:
+            adapter = adapter_for(body.provider)
+        except ProblemError:
+            return None  # unknown: the general path refuses it and stores the refusal for the key
         if not adapter.local_checkout or total < adapter.min_amount:
             return None
         if adapter.max_amount is not None and total > adapter.max_amount:
