@@ -248,11 +248,11 @@ class _HookedConnection:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.conn, name)
 
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        if sql is fast_callbacks._APPLY_SUCCESS:
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        if sql is fast_callbacks._APPLY_SUCCESSES:
             self.pool.hooked += 1
             await self.pool.hook()
-        return await self.conn.fetchrow(sql, *args)
+        return await self.conn.fetch(sql, *args)
 
 
 @pytest.mark.postgres_only
@@ -413,3 +413,77 @@ async def test_failure_and_unknown_reference_take_the_orm_path(
     state = await _state(app, p["id"])
     assert state["payment"]["status"] == "pending" and state["attempts"][0]["status"] == "failed"
     assert state["events"] == []
+
+
+async def test_a_burst_of_successes_for_one_client_each_commit_once(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    world: World,
+    orm_calls: list[str],
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Concurrent callbacks for one client are written together (group commit on PostgreSQL):
+    each payment paid once, one event and one outbox row each, the same attempt twice in the
+    burst still once, two attempts of one payment: one success and one duplicate_paid."""
+    merchant, secret = await _secret(app, world.sandbox_account_id)
+    warm = await _payment(client, world)
+    assert (await _ipn(client, world, secret, _success(merchant, warm))).status_code == 200
+    payments = [await _payment(client, world) for _ in range(12)]
+    twice = payments[0]
+    two_tabs = payments[1]
+    second = (
+        await client.post(
+            f"/v1/payments/{two_tabs['id']}/attempts", json={"provider": "sandbox"}, headers=world.headers
+        )
+    ).json()
+    bodies = [_success(merchant, p, txn=f"T{n}") for n, p in enumerate(payments)]
+    bodies.append(_success(merchant, twice, txn="T0"))  # the same callback again
+    bodies.append(_success(merchant, second, txn="TX2"))  # the citizen's other tab
+    orm_calls.clear()
+    batches: list[int] = []
+    write = fast_callbacks._Committer._write
+
+    async def counted(self: Any, pool: Any, batch: list[Any]) -> Any:
+        batches.append(len(batch))
+        return await write(self, pool, batch)
+
+    monkeypatch.setattr(fast_callbacks._Committer, "_write", counted)
+    replies = await asyncio.gather(*(_ipn(client, world, secret, b) for b in bodies))
+    assert [r.status_code for r in replies] == [200] * len(bodies)
+    verdicts = sorted(orjson.loads(r.content)["verdict"] for r in replies)
+    assert verdicts == ["accepted"] * (len(bodies) - 1) + ["already_processed"]
+    if backend == "postgres":
+        # Only the repeated callback and the second tab are left to the ORM path; the rest were
+        # written together, several to a statement.
+        assert len(orm_calls) <= 2
+        assert sum(batches) >= len(payments) and max(batches) > 1
+    else:
+        assert batches == []
+    async with app.state.container.db.session() as session:
+        events = (
+            await session.scalars(
+                select(Event).where(Event.payment_id.in_([p["id"] for p in payments])).order_by(Event.seq)
+            )
+        ).all()
+        deliveries = await session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.event_id.in_([e.id for e in events]))
+        )
+    kinds = sorted((e.payment_id, e.type) for e in events)
+    want = sorted(
+        [(p["id"], "payment.succeeded") for p in payments] + [(two_tabs["id"], "payment.duplicate_paid")]
+    )
+    assert kinds == want
+    assert deliveries == len(events)
+    for p in payments:
+        state = await _state(app, p["id"])
+        assert state["payment"]["status"] == "succeeded"
+        succeeded = [e for e in events if e.payment_id == p["id"] and e.type == "payment.succeeded"]
+        # The event says what a read after the commit shows, except what the duplicate changed later.
+        if p is not two_tabs:
+            assert succeeded[0].data == state["rendered"]
+    feed = (await client.get("/v1/events", headers=world.headers, params={"limit": 500})).json()
+    ids = [e["id"] for e in feed["data"]]
+    assert [e.id for e in events] == [i for i in ids if i in {e.id for e in events}]
