@@ -80,7 +80,9 @@ _RESOURCE_AT = 8  # where payment_reads' columns start in a row of _STORE_AND_RE
 # $9 callback ids, $10 references, $11 amounts, $12 reply statuses, $13 reply bodies,
 # $14 processed_at; $15 the client's event-stream lock key. A batch never holds two callbacks
 # for one attempt or one payment. (``= ANY($n)`` beside each join on the input: the planner cannot
-# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans.)
+# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans. And
+# ``status || ''``: the same condition, but one no status index can serve, so that a stale
+# estimate never prefers scanning every pending payment to the primary key.)
 _APPLY_SUCCESSES = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -97,14 +99,14 @@ WITH input AS (
                           provider_transaction_id = COALESCE(i.transaction_id, t.provider_transaction_id)
     FROM input i
     WHERE t.id = ANY($1::text[]) AND t.id = i.attempt_id
-      AND t.status IN ('pending', 'unknown', 'failed', 'expired', 'cancelled')
+      AND t.status || '' IN ('pending', 'unknown', 'failed', 'expired', 'cancelled')
       AND i.attempt_id IN (SELECT attempt_id FROM chk)
     RETURNING t.id
 ), pay AS (
     UPDATE payments p SET status = 'succeeded', succeeded_attempt_id = i.attempt_id, channel = 'online',
                           paid_at = i.paid_at, updated_at = i.now
     FROM input i
-    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND p.status = 'pending'
+    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND p.status || '' = 'pending'
       AND i.attempt_id IN (SELECT id FROM att)
     RETURNING p.id, p.client_id, i.attempt_id
 ), lk AS (
