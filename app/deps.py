@@ -21,10 +21,17 @@ from app.security import constant_time_equals
 from app.services.auth import Principal, authenticate_api_key
 
 
-async def get_container(request: Request) -> Container:
-    # async: a plain def would be run in a worker thread on every request
+def container_of(request: Request) -> Container:
+    """The app's container. Hot routes may take ``request: Request`` and call this instead of
+    declaring ``ContainerDep``: a ``Request`` parameter costs FastAPI nothing to solve, while each
+    dependency costs ~10 µs of dependency solving per request (measured in-process, run 4)."""
     container: Container = request.app.state.container
     return container
+
+
+async def get_container(request: Request) -> Container:
+    # async: a plain def would be run in a worker thread on every request
+    return container_of(request)
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -53,7 +60,7 @@ class ClientApiKey(SecurityBase):
         key = bearer_token(request)
         if key is None:
             raise Unauthorized("Send the client's API key as 'Authorization: Bearer <key>'.")
-        container: Container = request.app.state.container
+        container = container_of(request)
         client_ip = request.client.host if request.client else "unknown"
         return await authenticate_api_key(container, key, client_ip)
 
@@ -66,7 +73,7 @@ class AdminToken(SecurityBase):
         self.scheme_name = "AdminToken"
 
     async def __call__(self, request: Request) -> None:
-        container: Container = request.app.state.container
+        container = container_of(request)
         token = container.settings.admin_token.get_secret_value()
         if not token:
             raise AdminDisabled("The operator API is off: set PAYBRIDGE_ADMIN_TOKEN to enable it.")

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from app.config import Settings
+from app.deps import ContainerDep, container_of
 from app.logging import SAFE_RECORD, JsonFormatter, _timestamp
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
@@ -184,3 +185,14 @@ async def test_gc_is_tuned_only_for_the_served_app(settings: Settings) -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_container_of_gives_the_container_the_dependency_gives(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    @app.get("/_test/container")
+    async def probe(request: Request, container: ContainerDep) -> dict[str, bool]:
+        return {"same": container_of(request) is container is app.state.container}
+
+    r = await client.get("/_test/container")
+    assert r.status_code == 200 and r.json() == {"same": True}
