@@ -3,22 +3,24 @@
 A create needs its agency, the revenue types in force, the gateway account (with decrypted
 credentials) and the beneficiary accounts: four reads that change rarely and are the same for
 most bills. They are cached per :class:`~app.db.Database` for :data:`TTL_SECONDS`, loaded with
-the very queries the uncached path runs, and the whole cache is emptied by any commit in this
-process that writes agencies, revenue types, gateway accounts or beneficiary accounts
-(``Database.on_commit_touching``). A change made by another process is seen within the TTL; the
-create statement re-checks in the database that the revenue-type versions are still in force and
-the account still enabled, so a stale entry can send a create down the uncached path, never
-write a bill against a withdrawn code or a disabled account.
+the very queries the uncached path runs, one load per entry at a time (when an entry expires
+under load, one request reads it and the others wait for that read). The whole cache is emptied
+by any commit in this process that writes agencies, revenue types, gateway accounts or
+beneficiary accounts (``Database.on_commit_touching``). A change made by another process is seen
+within the TTL; the create statement re-checks in the database that the revenue-type versions
+are still in force and the account still enabled, so a stale entry can send a create down the
+uncached path, never write a bill against a withdrawn code or a disabled account.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy import select
 
@@ -45,6 +47,7 @@ class CachedAccount:
 class _Cache:
     def __init__(self) -> None:
         self.entries: dict[tuple[object, ...], tuple[float, object]] = {}
+        self.loading: dict[tuple[object, ...], asyncio.Future[object]] = {}
         self.generation = 0  # bumped by every invalidation: a load that raced one is not stored
 
     def clear(self) -> None:
@@ -56,8 +59,21 @@ class _Cache:
         now = time.monotonic()
         if hit is not None and now - hit[0] <= TTL_SECONDS:
             return hit[1]  # type: ignore[return-value]
+        pending = self.loading.get(key)
+        if pending is not None:  # one load per key at a time: the others wait for it
+            return cast(T, await asyncio.shield(pending))
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self.loading[key] = future
         generation = self.generation
-        value = await load()
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            del self.loading[key]
+        future.set_result(value)
         if self.generation == generation:
             if len(self.entries) >= MAX_ENTRIES:
                 self.entries.clear()

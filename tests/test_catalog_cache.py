@@ -1,0 +1,77 @@
+"""The create path's catalogue cache: TTL, invalidation races and one load per entry at a time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.services import catalog_cache
+from app.services.catalog_cache import _Cache
+
+
+async def test_concurrent_misses_share_one_load() -> None:
+    cache, calls = _Cache(), []
+    release = asyncio.Event()
+
+    async def load() -> str:
+        calls.append(1)
+        await release.wait()
+        return "row"
+
+    waiters = [asyncio.create_task(cache.get(("k",), load)) for _ in range(20)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiters) == ["row"] * 20
+    assert len(calls) == 1
+    assert await cache.get(("k",), load) == "row" and len(calls) == 1  # cached now
+
+
+async def test_a_failed_load_fails_its_waiters_and_is_retried() -> None:
+    cache, calls = _Cache(), []
+    release = asyncio.Event()
+
+    async def broken() -> str:
+        calls.append(1)
+        await release.wait()
+        raise ConnectionError("database went away")
+
+    waiters = [asyncio.create_task(cache.get(("k",), broken)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert len(calls) == 1
+
+    async def fine() -> str:
+        return "row"
+
+    assert await cache.get(("k",), fine) == "row"
+
+
+async def test_an_entry_expires_and_a_load_racing_an_invalidation_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = _Cache()
+    now = [100.0]
+    monkeypatch.setattr(catalog_cache.time, "monotonic", lambda: now[0])
+
+    async def first() -> str:
+        return "v1"
+
+    async def second() -> str:
+        return "v2"
+
+    assert await cache.get(("k",), first) == "v1"
+    now[0] += catalog_cache.TTL_SECONDS / 2
+    assert await cache.get(("k",), second) == "v1"
+    now[0] += catalog_cache.TTL_SECONDS
+    assert await cache.get(("k",), second) == "v2"
+
+    async def racing() -> str:
+        cache.clear()  # a local commit wrote the catalogue while this load ran
+        return "stale"
+
+    now[0] += 2 * catalog_cache.TTL_SECONDS
+    assert await cache.get(("k",), racing) == "stale"
+    assert ("k",) not in cache.entries
