@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import InboundRequest
 from app.adapters.registry import PROVIDERS
-from app.deps import ContainerDep
+from app.deps import ContainerDep, container_of
 from app.errors import NotFound
 from app.services.callbacks import handle_callback, handle_return
 from app.services.dvcqg_lookup import bill_lookup
@@ -49,8 +49,9 @@ def _checked(provider: str, account_id: str) -> str:
     return account_id if _ACCOUNT_ID.fullmatch(account_id) else MALFORMED_ACCOUNT
 
 
-async def callback(provider: str, account_id: str, request: Request, container: ContainerDep) -> Response:
+async def callback(provider: str, account_id: str, request: Request) -> Response:
     """Where a gateway notifies us: stored raw, verified, applied once, answered in its own format."""
+    container = container_of(request)  # no dependency to solve on a hot route
     account_id = _checked(provider, account_id)
     reply = await handle_callback(container, provider, account_id, await _inbound(request), _remote(request))
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
-from app.deps import ContainerDep, CurrentClient
+from app.deps import ContainerDep, CurrentClient, container_of
 from app.errors import NotFound
 from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import AttemptCreate, OfflineCreate, PaymentCreate, PaymentList, PaymentOut
@@ -102,8 +102,9 @@ async def list_payments(
     summary="Get a payment",
     responses=problems({**AUTH_PROBLEMS, 404: "`not_found`: no such payment among your agencies'."}),
 )
-async def get_payment(payment_id: str, principal: CurrentClient, container: ContainerDep) -> Response:
+async def get_payment(payment_id: str, principal: CurrentClient, request: Request) -> Response:
     """One payment with its line items and attempts."""
+    container = container_of(request)  # no dependency to solve on a hot route
     # Serialised once with orjson (the resource already has PaymentOut's shape; see the schema).
     pool = await container.db.raw()
     if pool is None:
