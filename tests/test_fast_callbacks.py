@@ -487,3 +487,29 @@ async def test_a_burst_of_successes_for_one_client_each_commit_once(
     feed = (await client.get("/v1/events", headers=world.headers, params={"limit": 500})).json()
     ids = [e["id"] for e in feed["data"]]
     assert [e.id for e in events] == [i for i in ids if i in {e.id for e in events}]
+
+
+async def test_a_parser_crash_still_finds_the_callback_stored(
+    client: httpx.AsyncClient, app: FastAPI, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing before the store (PostgreSQL, warm credentials) never costs the raw row: a parser
+    that crashes is met again after the store, exactly as on the ORM path."""
+    from app.adapters.sandbox import SandboxAdapter
+
+    merchant, secret = await _secret(app, world.sandbox_account_id)
+    warm = await _payment(client, world)
+    assert (await _ipn(client, world, secret, _success(merchant, warm))).status_code == 200
+    p = await _payment(client, world)
+
+    def crash(self: Any, account: Any, request: Any) -> Any:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(SandboxAdapter, "parse_callback", crash)
+    crashed = await _ipn(client, world, secret, _success(merchant, p))
+    assert crashed.status_code == 500
+    async with app.state.container.db.session() as session:
+        rows = (await session.scalars(select(InboundCallback).order_by(InboundCallback.id))).all()
+    assert len(rows) == 2 and rows[-1].body == orjson.dumps(_success(merchant, p))
+    assert rows[-1].verdict is None
+    state = await _state(app, p["id"])
+    assert state["payment"]["status"] == "pending" and state["events"] == []

@@ -175,7 +175,10 @@ async def handle_callback(
     cached = cache.get(account_id)
     note: Notification | None = None
     if cached is not None and cached.provider == provider:
-        note = callbacks.parse_callback(cached.loaded, inbound)
+        try:
+            note = callbacks.parse_callback(cached.loaded, inbound)
+        except Exception:
+            note = None  # parsed again after the raw store, where the ORM path reports it
     reference = note.reference if note is not None and note.verified else None
     async with pool.acquire() as conn:
         record = await conn.fetchrow(
