@@ -10,7 +10,6 @@ Unknown keys are never cached: they always reach the database (and count against
 
 from __future__ import annotations
 
-import time
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from app.db import Database
 from app.errors import Unauthorized
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import constant_time_equals, hash_api_key
+from app.ttl_cache import TtlCache
 
 MAX_KEY_LENGTH = 256
 CACHE_TTL_SECONDS = 5.0
@@ -47,26 +47,15 @@ class _KnownKey:
     expires_at: datetime | None
     enabled: bool
     principal: Principal
-    loaded_at: float
 
 
-class _KeyCache:
-    def __init__(self) -> None:
-        self.entries: dict[str, _KnownKey] = {}
-        self.generation = 0  # bumped by every invalidation: a lookup that raced one is not stored
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.generation += 1
+_CACHES: weakref.WeakKeyDictionary[Database, TtlCache[_KnownKey | None]] = weakref.WeakKeyDictionary()
 
 
-_CACHES: weakref.WeakKeyDictionary[Database, _KeyCache] = weakref.WeakKeyDictionary()
-
-
-def _cache_for(db: Database) -> _KeyCache:
+def _cache_for(db: Database) -> TtlCache[_KnownKey | None]:
     cache = _CACHES.get(db)
     if cache is None:
-        cache = _CACHES[db] = _KeyCache()
+        cache = _CACHES[db] = TtlCache(CACHE_TTL_SECONDS, CACHE_MAX_ENTRIES)
         db.on_commit_touching((Client, ApiKey, ClientAgency, Agency), cache.clear)
     return cache
 
@@ -96,7 +85,11 @@ async def _load_key(db: Database, digest: str) -> _KnownKey | None:
         agency_paths=tuple(paths),
         allowed_hosts=tuple(client.allowed_hosts or ()),
     )
-    return _KnownKey(row.key_hash, row.expires_at, client.enabled, principal, time.monotonic())
+    return _KnownKey(row.key_hash, row.expires_at, client.enabled, principal)
+
+
+def _is_known(known: _KnownKey | None) -> bool:
+    return known is not None  # unknown keys are never cached: they always reach the database
 
 
 async def authenticate_api_key(container: Container, key: str, address: str) -> Principal:
@@ -109,15 +102,9 @@ async def authenticate_api_key(container: Container, key: str, address: str) -> 
         raise Unauthorized("Unknown API key.")
     digest = hash_api_key(key)
     now = container.clock()
-    cache = _cache_for(container.db)
-    known = cache.entries.get(digest)
-    if known is None or time.monotonic() - known.loaded_at > CACHE_TTL_SECONDS:
-        generation = cache.generation
-        known = await _load_key(container.db, digest)
-        if known is not None and cache.generation == generation:
-            if len(cache.entries) >= CACHE_MAX_ENTRIES:
-                cache.entries.clear()
-            cache.entries[digest] = known
+    known = await _cache_for(container.db).get(
+        digest, lambda: _load_key(container.db, digest), keep=_is_known
+    )
     if known is None or not constant_time_equals(known.key_hash, digest):
         limiter.fail(address)
         raise Unauthorized("Unknown API key.")

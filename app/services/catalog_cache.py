@@ -14,8 +14,6 @@ uncached path, never write a bill against a withdrawn code or a disabled account
 
 from __future__ import annotations
 
-import asyncio
-import time
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from app.errors import ProblemError
 from app.models import Agency, BeneficiaryAccount, ProviderAccount, RevenueType
 from app.services.catalog import get_active_revenue_types, resolve_beneficiaries
 from app.services.gateway_accounts import present, resolve_account
+from app.ttl_cache import TtlCache
 
 TTL_SECONDS = 5.0
 MAX_ENTRIES = 5_000
@@ -44,52 +43,19 @@ class CachedAccount:
     account: Account  # as the adapter sees it (credentials decrypted once)
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.entries: dict[tuple[object, ...], tuple[float, object]] = {}
-        self.loading: dict[tuple[object, ...], asyncio.Future[object]] = {}
-        self.generation = 0  # bumped by every invalidation: a load that raced one is not stored
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.generation += 1
-
-    async def get(self, key: tuple[object, ...], load: Callable[[], Awaitable[T]]) -> T:
-        hit = self.entries.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] <= TTL_SECONDS:
-            return hit[1]  # type: ignore[return-value]
-        pending = self.loading.get(key)
-        if pending is not None:  # one load per key at a time: the others wait for it
-            return cast(T, await asyncio.shield(pending))
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self.loading[key] = future
-        generation = self.generation
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
-        finally:
-            del self.loading[key]
-        future.set_result(value)
-        if self.generation == generation:
-            if len(self.entries) >= MAX_ENTRIES:
-                self.entries.clear()
-            self.entries[key] = (now, value)
-        return value
+_CACHES: weakref.WeakKeyDictionary[Database, TtlCache[object]] = weakref.WeakKeyDictionary()
 
 
-_CACHES: weakref.WeakKeyDictionary[Database, _Cache] = weakref.WeakKeyDictionary()
-
-
-def _cache_for(db: Database) -> _Cache:
+def _cache_for(db: Database) -> TtlCache[object]:
     cache = _CACHES.get(db)
     if cache is None:
-        cache = _CACHES[db] = _Cache()
+        cache = _CACHES[db] = TtlCache(TTL_SECONDS, MAX_ENTRIES)
         db.on_commit_touching((Agency, RevenueType, ProviderAccount, BeneficiaryAccount), cache.clear)
     return cache
+
+
+async def _get(container: Container, key: tuple[object, ...], load: Callable[[], Awaitable[T]]) -> T:
+    return cast(T, await _cache_for(container.db).get(key, load))
 
 
 def forget(db: Database) -> None:
@@ -102,7 +68,7 @@ async def agency(container: Container, code: str) -> Agency | None:
         async with container.db.session() as session:
             return await session.scalar(select(Agency).where(Agency.code == code))
 
-    return await _cache_for(container.db).get(("agency", code), load)
+    return await _get(container, ("agency", code), load)
 
 
 async def active_revenue_types(
@@ -114,7 +80,7 @@ async def active_revenue_types(
         async with container.db.session() as session:
             return await get_active_revenue_types(session, wanted, on)
 
-    return await _cache_for(container.db).get(("revenue_types", wanted, on), load)
+    return await _get(container, ("revenue_types", wanted, on), load)
 
 
 async def account(container: Container, agency_path: str, provider: str) -> CachedAccount | None:
@@ -128,7 +94,7 @@ async def account(container: Container, agency_path: str, provider: str) -> Cach
                 return None
         return CachedAccount(row, present(container, row))
 
-    return await _cache_for(container.db).get(("account", agency_path, provider), load)
+    return await _get(container, ("account", agency_path, provider), load)
 
 
 async def beneficiaries(
@@ -138,4 +104,4 @@ async def beneficiaries(
         async with container.db.session() as session:
             return await resolve_beneficiaries(session, agency_row, codes)
 
-    return await _cache_for(container.db).get(("beneficiaries", agency_row.id, agency_row.path, codes), load)
+    return await _get(container, ("beneficiaries", agency_row.id, agency_row.path, codes), load)

@@ -1,4 +1,4 @@
-"""The create path's catalogue cache: TTL, invalidation races and one load per entry at a time."""
+"""TtlCache (catalogue rows for creates, API keys): TTL, invalidation races, one load per key at a time."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import asyncio
 
 import pytest
 
-from app.services import catalog_cache
-from app.services.catalog_cache import _Cache
+from app import ttl_cache
+from app.ttl_cache import TtlCache
+
+TTL = 5.0
 
 
 async def test_concurrent_misses_share_one_load() -> None:
-    cache, calls = _Cache(), []
+    cache, calls = TtlCache[str](TTL, 100), []
     release = asyncio.Event()
 
     async def load() -> str:
@@ -28,7 +30,7 @@ async def test_concurrent_misses_share_one_load() -> None:
 
 
 async def test_a_failed_load_fails_its_waiters_and_is_retried() -> None:
-    cache, calls = _Cache(), []
+    cache, calls = TtlCache[str](TTL, 100), []
     release = asyncio.Event()
 
     async def broken() -> str:
@@ -52,9 +54,9 @@ async def test_a_failed_load_fails_its_waiters_and_is_retried() -> None:
 async def test_an_entry_expires_and_a_load_racing_an_invalidation_is_not_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    cache = _Cache()
+    cache = TtlCache[str](TTL, 100)
     now = [100.0]
-    monkeypatch.setattr(catalog_cache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
 
     async def first() -> str:
         return "v1"
@@ -63,15 +65,38 @@ async def test_an_entry_expires_and_a_load_racing_an_invalidation_is_not_kept(
         return "v2"
 
     assert await cache.get(("k",), first) == "v1"
-    now[0] += catalog_cache.TTL_SECONDS / 2
+    now[0] += TTL / 2
     assert await cache.get(("k",), second) == "v1"
-    now[0] += catalog_cache.TTL_SECONDS
+    now[0] += TTL
     assert await cache.get(("k",), second) == "v2"
 
     async def racing() -> str:
         cache.clear()  # a local commit wrote the catalogue while this load ran
         return "stale"
 
-    now[0] += 2 * catalog_cache.TTL_SECONDS
+    now[0] += 2 * TTL
     assert await cache.get(("k",), racing) == "stale"
     assert ("k",) not in cache.entries
+
+
+async def test_keep_decides_what_is_stored() -> None:
+    cache, calls = TtlCache[str | None](TTL, 100), []
+
+    async def unknown() -> str | None:
+        calls.append(1)
+        return None
+
+    for _ in range(3):
+        assert await cache.get("k", unknown, keep=lambda v: v is not None) is None
+    assert len(calls) == 3  # a miss is never cached: asked again every time
+
+
+async def test_the_cache_is_bounded() -> None:
+    cache = TtlCache[int](TTL, 3)
+    for i in range(10):
+
+        async def load(i: int = i) -> int:
+            return i
+
+        assert await cache.get(i, load) == i
+    assert len(cache.entries) <= 3
