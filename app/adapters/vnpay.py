@@ -223,8 +223,18 @@ def verify_pipe(secret: str, values: Mapping[str, Any], order: Sequence[str]) ->
 
 def parse_time(raw: str) -> datetime | None:
     """yyyyMMddHHmmss in GMT+7 → aware datetime (None when absent or malformed)."""
-    try:
-        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
+    if len(raw) != 14 or not (raw.isascii() and raw.isdigit()):
+        return None
+    try:  # by hand: strptime costs a tenth of an IPN's parsing
+        return datetime(
+            int(raw[0:4]),
+            int(raw[4:6]),
+            int(raw[6:8]),
+            int(raw[8:10]),
+            int(raw[10:12]),
+            int(raw[12:14]),
+            tzinfo=VN_TZ,
+        )
     except ValueError:
         return None
 

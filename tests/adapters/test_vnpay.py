@@ -694,3 +694,25 @@ async def test_query_logical_rejection_and_unknown_status() -> None:
         )
     )
     assert (await adapter.query(api_account(), ATTEMPT, odd)).outcome is Outcome.unknown
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("20261121153045", (2026, 11, 21, 15, 30, 45)),
+        ("20260230000000", None),  # 30 February
+        ("20261121246000", None),  # hour 24
+        ("2026112115304", None),  # 13 digits (strptime would take it as 15:30:04)
+        ("2026112115304x", None),
+        ("２０２６１１２１１５３０４５", None),  # full-width digits
+        ("", None),
+    ],
+)
+def test_parse_time_reads_exactly_fourteen_ascii_digits_in_gmt7(
+    raw: str, expected: tuple[int, ...] | None
+) -> None:
+    from app.adapters.vnpay import parse_time
+    from app.vntime import VN_TZ
+
+    parsed = parse_time(raw)
+    assert parsed == (datetime(*expected, tzinfo=VN_TZ) if expected else None)
