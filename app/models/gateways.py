@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, utcnow
@@ -32,7 +32,17 @@ class InboundCallback(Base):
     """A gateway callback or browser return, stored raw before anything is processed."""
 
     __tablename__ = "inbound_callbacks"
-    __table_args__ = (Index("ix_inbound_callbacks_account_received", "provider_account_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_inbound_callbacks_account_received", "provider_account_id", "received_at"),
+        # Only the few rows an operator must look at: a callback's insert and its verdict do not
+        # touch this index (the operator's list reads newest first).
+        Index(
+            "ix_inbound_callbacks_review",
+            "id",
+            postgresql_where=text("needs_review"),
+            sqlite_where=text("needs_review"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     provider: Mapped[str] = mapped_column(String(32))
@@ -56,6 +66,6 @@ class InboundCallback(Base):
     processed_at: Mapped[datetime | None]
     # Money a gateway or bank says moved that we could not attribute (unknown reference, wrong
     # amount, a second credit): kept for an operator, who resolves it with a note.
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(String(1000))

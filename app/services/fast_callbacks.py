@@ -51,12 +51,13 @@ _SUCCESS_FROM = ("pending", "unknown", "failed", "expired", "cancelled")
 
 _FINGERPRINT = f"md5(ROW(p.*)::text || ({payment_reads.ATTEMPTS_ARRAY})::text)"
 
-# $1..$9: the raw callback; $10: the reference (NULL when unknown); $2 is also the account.
+# $1..$9: the raw callback; $10: the reference it names (NULL when none), stored with it so that the
+# verdict's update changes no indexed column; $2 is also the account.
 _STORE_AND_READ = f"""
 WITH cb AS (
     INSERT INTO inbound_callbacks (provider, provider_account_id, kind, method, query_string, headers,
-                                   body, remote_addr, received_at, needs_review)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false)
+                                   body, remote_addr, received_at, needs_review, reference)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10)
     RETURNING id
 ), t AS (
     SELECT id, payment_id, status, amount FROM attempts
