@@ -41,7 +41,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 def _worker(settings: Settings, once: bool) -> None:
     from app.workers import run_standalone
 
-    asyncio.run(run_standalone(settings, once=once))
+    # uvloop when present (uvicorn[standard] installs it), as the served app's workers run on it.
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - always installed with uvicorn[standard]
+        asyncio.run(run_standalone(settings, once=once))
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run_standalone(settings, once=once))
 
 
 def _seed_demo(settings: Settings, base_url: str | None) -> None:
