@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,27 +46,57 @@ def attempt_ref(attempt: Attempt) -> AttemptRef:
     )
 
 
+def new_attempt_values(payment: Payment, account: ProviderAccount, now: datetime) -> dict[str, Any]:
+    """The columns of a new pending attempt for ``payment`` at ``account`` (no checkout yet)."""
+    adapter = adapter_for(account.provider)
+    return {
+        "id": new_id("att"),
+        "payment_id": payment.id,
+        "provider": account.provider,
+        "provider_account_id": account.id,
+        "reference": new_reference(),
+        "status": "pending",
+        "amount": payment.amount,
+        "wire": {},
+        "duplicate_paid": False,
+        "late": False,
+        "check_count": 0,
+        "next_check_at": now + FIRST_CHECK_AFTER if Capability.query in adapter.capabilities else None,
+        "created_at": now.astimezone(UTC),
+        "updated_at": now,
+    }
+
+
 def open_attempt(session: AsyncSession, payment: Payment, account: ProviderAccount, now: datetime) -> Attempt:
     """Add a pending attempt for ``payment`` at ``account`` (flushed with the caller's commit)."""
-    adapter = adapter_for(account.provider)
-    attempt = Attempt(
-        id=new_id("att"),
-        payment_id=payment.id,
-        provider=account.provider,
-        provider_account_id=account.id,
-        reference=new_reference(),
-        status="pending",
-        amount=payment.amount,
-        wire={},
-        duplicate_paid=False,
-        late=False,
-        check_count=0,
-        next_check_at=now + FIRST_CHECK_AFTER if Capability.query in adapter.capabilities else None,
-        created_at=now.astimezone(UTC),
-        updated_at=now,
-    )
+    attempt = Attempt(**new_attempt_values(payment, account, now))
     session.add(attempt)
     return attempt
+
+
+class _Item(Protocol):
+    revenue_type_code: str
+    amount: int
+    description: str | None
+
+
+class _Revenue(Protocol):
+    name: str
+    kind: str
+
+
+def line_items(rows: Iterable[tuple[_Item, _Revenue]]) -> list[LineItem]:
+    """What the adapter sees of each item: (a bill item, its revenue-type version) pairs."""
+    return [
+        LineItem(
+            revenue_type_code=item.revenue_type_code,
+            revenue_type_name=rtype.name,
+            kind=rtype.kind,
+            amount=item.amount,
+            description=item.description,
+        )
+        for item, rtype in rows
+    ]
 
 
 def _beneficiary(row: BeneficiaryAccount) -> Beneficiary:
@@ -142,16 +172,7 @@ async def _checkout_request(
             .order_by(PaymentItem.position)
         )
     ).all()
-    items = [
-        LineItem(
-            revenue_type_code=item.revenue_type_code,
-            revenue_type_name=rtype.name,
-            kind=rtype.kind,
-            amount=item.amount,
-            description=item.description,
-        )
-        for item, rtype in rows
-    ]
+    items = line_items(rows)
     resolved = await resolve_beneficiaries(session, agency, [item.revenue_type_code for item in items])
     return build_checkout_request(
         attempt, payment, agency, items, resolved, client_ip=client_ip, locale=locale

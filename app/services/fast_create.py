@@ -32,14 +32,14 @@ from typing import Any, TypeVar, cast
 import asyncpg
 import orjson
 
-from app.adapters.base import Capability, GatewayError, LineItem
+from app.adapters.base import GatewayError
 from app.container import Container
 from app.errors import ProblemError
-from app.ids import new_id, new_reference, new_token
+from app.ids import new_id, new_token
 from app.models import Agency, Attempt, Payment, PaymentItem
 from app.schemas.payments import PaymentCreate
 from app.services import catalog_cache
-from app.services.attempts import FIRST_CHECK_AFTER, build_checkout_request
+from app.services.attempts import build_checkout_request, line_items, new_attempt_values
 from app.services.auth import Principal
 from app.services.gateway_accounts import adapter_for
 from app.services.idempotency import StoredResponse, check_key
@@ -282,43 +282,21 @@ async def _local_checkout(
     """The attempt with its checkout already computed (the adapter calls nobody)."""
     provider = cached.row.provider
     adapter = adapter_for(provider)
-    now = payment.created_at
     attempt = _row(
         Attempt,
-        id=new_id("att"),
-        provider=provider,
-        provider_account_id=cached.row.id,
-        reference=new_reference(),
-        status="pending",
-        amount=payment.amount,
-        wire={},
+        **new_attempt_values(payment, cached.row, payment.created_at),
         provider_transaction_id=None,
         checkout_url=None,
         qr_payload=None,
         raw_request=None,
         raw_response=None,
         failure_code=None,
-        duplicate_paid=False,
-        late=False,
-        check_count=0,
-        next_check_at=now + FIRST_CHECK_AFTER if Capability.query in adapter.capabilities else None,
-        created_at=now,
-        updated_at=now,
     )
     codes = tuple(item.revenue_type_code for item in body.items)
     resolved = await catalog_cache.beneficiaries(container, agency, codes)
-    line_items = [
-        LineItem(
-            revenue_type_code=item.revenue_type_code,
-            revenue_type_name=active[item.revenue_type_code].name,
-            kind=active[item.revenue_type_code].kind,
-            amount=item.amount,
-            description=item.description,
-        )
-        for item in body.items
-    ]
+    items = line_items((item, active[item.revenue_type_code]) for item in body.items)
     request = build_checkout_request(
-        attempt, payment, agency, line_items, resolved, client_ip=client_ip, locale="vi"
+        attempt, payment, agency, items, resolved, client_ip=client_ip, locale="vi"
     )
     loop = asyncio.get_running_loop()
     started = loop.time()

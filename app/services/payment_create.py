@@ -16,7 +16,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.base import LineItem
 from app.container import Container
 from app.errors import ProblemError, ValidationFailed
 from app.ids import new_id, new_token
@@ -27,6 +26,7 @@ from app.services import fast_create
 from app.services.attempts import (
     build_checkout_request,
     call_gateway,
+    line_items,
     open_attempt,
     record_checkout,
     start_checkout,
@@ -192,21 +192,11 @@ async def _checkout_and_answer(
     attempt, outcome = created.attempt, None
     if attempt is not None:
         assert created.account is not None
-        line_items = [
-            LineItem(
-                revenue_type_code=item.revenue_type_code,
-                revenue_type_name=rtype.name,
-                kind=rtype.kind,
-                amount=item.amount,
-                description=item.description,
-            )
-            for item, rtype in created.items
-        ]
         request = build_checkout_request(
             attempt,
             created.payment,
             created.agency,
-            line_items,
+            line_items(created.items),
             created.beneficiaries,
             client_ip=client_ip,
             locale="vi",
