@@ -100,3 +100,58 @@ async def test_the_cache_is_bounded() -> None:
 
         assert await cache.get(i, load) == i
     assert len(cache.entries) <= 3
+
+
+async def test_an_entry_near_its_end_is_refreshed_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = TtlCache[str | None](TTL, 100, refresh_ahead=1.0)
+    now = [100.0]
+    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
+    answers = iter(["v1", "v2", None])
+    calls: list[int] = []
+
+    async def load() -> str | None:
+        calls.append(1)
+        return next(answers)
+
+    def keep(value: str | None) -> bool:
+        return value is not None
+
+    assert await cache.get("k", load, keep) == "v1"
+    now[0] += TTL - 0.5  # in the refresh window: the caller gets v1 at once, a reload starts
+    assert await cache.get("k", load, keep) == "v1"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert len(calls) == 2
+    assert await cache.get("k", load, keep) == "v2"  # fresh again: no third load
+    assert len(calls) == 2
+    now[0] += TTL - 0.5
+    assert await cache.get("k", load, keep) == "v2"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert "k" not in cache.entries  # the reload said "gone": the old entry does not linger
+
+
+async def test_a_failed_background_refresh_leaves_the_entry_to_expire(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = TtlCache[str](TTL, 100, refresh_ahead=1.0)
+    now = [100.0]
+    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
+
+    async def first() -> str:
+        return "v1"
+
+    async def broken() -> str:
+        raise ConnectionError("database went away")
+
+    assert await cache.get("k", first) == "v1"
+    now[0] += TTL - 0.5
+    assert await cache.get("k", broken) == "v1"
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert await cache.get("k", broken) == "v1"  # still within its life
+    now[0] += 1.0
+    with pytest.raises(ConnectionError):
+        await cache.get("k", broken)
