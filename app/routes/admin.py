@@ -13,8 +13,10 @@ from app.deps import AdminDep, ContainerDep
 from app.models import AgencyTarget, ApiKey, BeneficiaryAccount
 from app.routes.catalog import AgencyList, AgencyOut, Cursor, Limit, RevenueTypeDetail, RevenueTypeOut
 from app.services import agencies as agency_service
+from app.services import beneficiaries as beneficiary_service
 from app.services import catalog as catalog_service
 from app.services import clients as client_service
+from app.services import imports
 
 router = APIRouter(
     prefix="/admin/v1",
@@ -118,7 +120,7 @@ async def update_agency(code: AgencyCode, body: AgencyPatch, container: Containe
 )
 async def import_agencies(request: Request, container: ContainerDep) -> ImportResult:
     """Upsert agencies from CSV (code,name,level,parent_code) or JSON, all or nothing."""
-    rows = agency_service.parse_import_file(*await _upload(request))
+    rows = imports.parse_import_file(*await _upload(request))
     return ImportResult(**await agency_service.import_agencies(container.db, rows))
 
 
@@ -220,7 +222,7 @@ async def put_beneficiary(
     code: AgencyCode, body: BeneficiaryIn, container: ContainerDep, response: Response
 ) -> BeneficiaryOut:
     """Set where money for this agency lands: its default (no revenue type) or per revenue type."""
-    account, created = await catalog_service.put_beneficiary(container.db, code, body.model_dump())
+    account, created = await beneficiary_service.put_beneficiary(container.db, code, body.model_dump())
     response.status_code = 201 if created else 200
     return BeneficiaryOut.of(agency_service.normalise_code(code), account)
 
@@ -228,7 +230,7 @@ async def put_beneficiary(
 @router.get("/agencies/{code}/beneficiary-accounts", response_model=BeneficiaryList)
 async def list_beneficiaries(code: AgencyCode, container: ContainerDep) -> BeneficiaryList:
     """An agency's beneficiary accounts and the default it resolves to up the tree."""
-    view = await catalog_service.list_beneficiaries(container.db, code)
+    view = await beneficiary_service.list_beneficiaries(container.db, code)
     default = view.effective_default
     return BeneficiaryList(
         data=[BeneficiaryOut.of(view.agency.code, a) for a in view.accounts],
@@ -284,7 +286,7 @@ async def put_revenue_type(
 async def import_revenue_types(request: Request, container: ContainerDep) -> ImportResult:
     """Write revenue-type periods from CSV (code,group_code,name,kind,chapter,valid_from,valid_to)
     or JSON, all or nothing; identical rows change nothing."""
-    rows = agency_service.parse_import_file(*await _upload(request))
+    rows = imports.parse_import_file(*await _upload(request))
     return ImportResult(**await catalog_service.import_revenue_types(container.db, rows))
 
 

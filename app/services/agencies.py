@@ -1,22 +1,16 @@
 """Agencies: a tree keyed by mã định danh, stored with a materialised path (``/ROOT/…/CODE/``).
 
 A subtree is one prefix match on ``path``; moving a node re-paths its subtree in one UPDATE.
-Pagination and bulk-import parsing helpers used by the other catalogue services live here too.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import ColumnElement, String, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Agency, AgencyTarget
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.services.imports import ImportRow, RowError, reject_import, text_field
 from app.text import fold
 
 # Mã định danh (Decision 20/2020/QĐ-TTg): four dot-separated groups, e.g. 000.00.31.H56.
@@ -32,127 +28,6 @@ LEVELS = ("province", "department", "district", "commune")
 NAME_MAX = 500
 
 T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------- pagination
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list and the opaque cursor of the next one (None at the end)."""
-
-    items: list[T]
-    next_cursor: str | None
-
-
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode("\x1f".join(parts).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, arity: int) -> list[str] | None:
-    """The key a cursor stands for; a cursor we did not make is a 422 naming ``cursor``."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = None
-    parts = raw.split("\x1f") if raw is not None else []
-    if len(parts) != arity:
-        raise ValidationFailed(
-            "Invalid cursor.", errors=[{"field": "cursor", "message": "not a cursor from this list"}]
-        )
-    return parts
-
-
-# ---------------------------------------------------------------------------- bulk-import files
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    """One record of an uploaded file with the line (CSV) or 1-based position (JSON) it came from."""
-
-    line: int
-    data: dict[str, Any]
-
-
-@dataclass
-class RowError:
-    line: int
-    field: str
-    message: str
-
-
-def parse_import_file(body: bytes, content_type: str) -> list[ImportRow]:
-    """Rows of a CSV (header line first) or JSON (an array, or ``{"data": [...]}``) upload."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or (media == "" and body.lstrip()[:1] in (b"[", b"{")):
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise _file_error(f"not valid JSON: {exc}") from exc
-        items = doc.get("data") if isinstance(doc, dict) else doc
-        if not isinstance(items, list):
-            raise _file_error('a JSON import is an array of objects or {"data": [...]}')
-        rows = []
-        for index, item in enumerate(items, start=1):
-            if not isinstance(item, dict):
-                raise ValidationFailed(
-                    "Import rejected: nothing was imported.",
-                    errors=_errors([RowError(index, "row", "must be an object")]),
-                )
-            rows.append(ImportRow(index, item))
-        return rows
-    if media not in ("text/csv", "application/csv", "text/plain", ""):
-        raise _file_error(f"unsupported content type {media!r}: send text/csv or application/json")
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_error("a CSV import must be UTF-8") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    rows = []
-    line = reader.line_num + 1
-    for record in reader:
-        data = {(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in record.items()}
-        rows.append(ImportRow(line, {k: (v if v != "" else None) for k, v in data.items()}))
-        line = reader.line_num + 1
-    return rows
-
-
-def _file_error(message: str) -> ValidationFailed:
-    return ValidationFailed(
-        "Import rejected: nothing was imported.", errors=[{"field": "body", "message": message}]
-    )
-
-
-def _errors(errors: Sequence[RowError]) -> list[dict[str, str]]:
-    # Each entry carries the line number as an integer next to the field and message.
-    return cast(
-        list[dict[str, str]], [{"line": e.line, "field": e.field, "message": e.message} for e in errors]
-    )
-
-
-def reject_import(errors: Sequence[RowError]) -> ValidationFailed:
-    ordered = sorted(errors, key=lambda e: e.line)
-    lines = sorted({e.line for e in ordered})
-    return ValidationFailed(
-        f"Import rejected: {len(lines)} bad row(s) (lines {', '.join(map(str, lines[:20]))}); "
-        "nothing was imported.",
-        errors=_errors(ordered),
-    )
-
-
-def text_field(data: dict[str, Any], name: str, *, required: bool, max_len: int) -> tuple[str | None, str]:
-    """A stripped string field and an error message ('' when fine)."""
-    value = data.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, ("must not be empty" if required else "")
-    if not isinstance(value, str | int):
-        return None, "must be a string"
-    value = str(value).strip()
-    if len(value) > max_len:
-        return None, f"must be at most {max_len} characters"
-    return value, ""
 
 
 # ---------------------------------------------------------------------------- tree helpers

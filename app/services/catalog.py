@@ -1,4 +1,5 @@
-"""Revenue-type codes (versioned), banks and beneficiary accounts.
+"""Revenue-type codes (versioned), banks, and the beneficiary account a payment pays into (operators
+set the accounts through app.services.beneficiaries).
 
 Revenue types: each code has validity periods (``valid_from`` … ``valid_to``, NULL = open) that
 never overlap among its current rows. Writing a period whose ``valid_from`` matches a current row
@@ -22,18 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Agency, Bank, BeneficiaryAccount, RevenueType
-from app.services.agencies import (
-    ImportRow,
-    Page,
-    RowError,
-    ancestors,
-    decode_cursor,
-    encode_cursor,
-    path_codes,
-    reject_import,
-    require_agency,
-    text_field,
-)
+from app.pagination import Page, decode_cursor, encode_cursor
+from app.services.agencies import ancestors, path_codes
+from app.services.imports import ImportRow, RowError, reject_import, text_field
 from app.text import fold
 from app.vntime import VN_TZ
 
@@ -438,94 +430,3 @@ async def list_banks(db: Database, *, limit: int = 50, cursor: str | None = None
     if len(rows) <= limit:
         return Page(rows, None)
     return Page(rows[:limit], encode_cursor(rows[limit - 1].bin))
-
-
-# ---------------------------------------------------------------------------- beneficiary accounts
-
-
-@dataclass(frozen=True)
-class BeneficiaryView:
-    """An agency's own accounts, and the default that applies to it (own or inherited)."""
-
-    agency: Agency
-    accounts: list[BeneficiaryAccount]
-    effective_default: BeneficiaryAccount | None
-    effective_default_agency_code: str | None
-
-
-_ACCOUNT_RE = re.compile(r"^[0-9A-Za-z.\-]{1,34}$")
-_TREASURY_RE = re.compile(r"^[0-9A-Za-z]{1,16}$")
-
-
-async def put_beneficiary(
-    db: Database, agency_code: str, data: dict[str, Any]
-) -> tuple[BeneficiaryAccount, bool]:
-    """Set the account for (agency, revenue type), or the agency default when the code is null.
-    Returns (account, created)."""
-    errors = []
-    account_name, message = text_field(data, "account_name", required=True, max_len=300)
-    if message:
-        errors.append({"field": "account_name", "message": message})
-    account_number = str(data.get("account_number") or "").strip()
-    if not _ACCOUNT_RE.match(account_number):
-        errors.append({"field": "account_number", "message": "must be 1-34 letters, digits, '.' or '-'"})
-    treasury_code = data.get("treasury_code")
-    if treasury_code is not None and not _TREASURY_RE.match(str(treasury_code)):
-        errors.append({"field": "treasury_code", "message": "must be 1-16 letters or digits"})
-    bank_bin = str(data.get("bank_bin") or "").strip()
-    revenue_type_code = data.get("revenue_type_code")
-    async with db.transaction() as session:
-        agency = await require_agency(session, agency_code)
-        if await session.get(Bank, bank_bin) is None:
-            errors.append({"field": "bank_bin", "message": f"no bank with NAPAS BIN {bank_bin!r}"})
-        if revenue_type_code is not None:
-            exists = await session.scalar(
-                select(RevenueType.id).where(RevenueType.code == revenue_type_code).limit(1)
-            )
-            if exists is None:
-                errors.append(
-                    {"field": "revenue_type_code", "message": f"no revenue type {revenue_type_code!r}"}
-                )
-        if errors:
-            raise ValidationFailed("Invalid beneficiary account.", errors=errors)
-        match = (
-            BeneficiaryAccount.revenue_type_code.is_(None)
-            if revenue_type_code is None
-            else BeneficiaryAccount.revenue_type_code == revenue_type_code
-        )
-        account = await session.scalar(
-            select(BeneficiaryAccount)
-            .where(BeneficiaryAccount.agency_id == agency.id, match)
-            .with_for_update()
-        )
-        created = account is None
-        if account is None:
-            account = BeneficiaryAccount(agency_id=agency.id, revenue_type_code=revenue_type_code)
-            session.add(account)
-        account.treasury_code = str(treasury_code) if treasury_code is not None else None
-        account.account_number = account_number
-        account.bank_bin = bank_bin
-        account.account_name = account_name or ""
-        await session.flush()
-    return account, created
-
-
-async def list_beneficiaries(db: Database, agency_code: str) -> BeneficiaryView:
-    """The agency's own accounts (default first) and the default it resolves to up the tree."""
-    async with db.session() as session:
-        agency = await require_agency(session, agency_code)
-        accounts = list(
-            (
-                await session.scalars(
-                    select(BeneficiaryAccount)
-                    .where(BeneficiaryAccount.agency_id == agency.id)
-                    .order_by(
-                        BeneficiaryAccount.revenue_type_code.is_not(None),
-                        BeneficiaryAccount.revenue_type_code,
-                    )
-                )
-            ).all()
-        )
-        default = await resolve_beneficiary(session, agency, None)
-        owner = await session.get(Agency, default.agency_id) if default else None
-    return BeneficiaryView(agency, accounts, default, owner.code if owner else None)

@@ -21,8 +21,9 @@ from app.container import Container
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Agency, ApiKey, Client, ClientAgency
+from app.pagination import Page, decode_cursor, encode_cursor
 from app.security import hash_api_key, new_api_key, new_webhook_secret
-from app.services.agencies import Page, decode_cursor, encode_cursor, normalise_code
+from app.services.agencies import normalise_code
 from app.services.url_guard import literal_problem, private_target, url_problem
 
 DEFAULT_GRACE = timedelta(hours=24)

@@ -87,7 +87,7 @@ async def seed_demo(settings: Settings) -> dict[str, str]:
     from app.schemas.payments import PaymentCreate
     from app.services.agencies import create_agency
     from app.services.auth import Principal
-    from app.services.catalog import put_beneficiary
+    from app.services.beneficiaries import put_beneficiary
     from app.services.clients import create_client, rotate_key
     from app.services.gateway_accounts import create_account, list_accounts
     from app.services.payments import create_payment
