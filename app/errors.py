@@ -336,7 +336,8 @@ def internal_error_response(path: str, request_id: str | None, exc: BaseExceptio
     )
 
 
-_PROBLEM_SCHEMA: dict[str, Any] = {
+# The problem+json body as OpenAPI documents it (routes/docs.py uses it for every route's errors).
+PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
@@ -376,7 +377,7 @@ def _document_problems(app: FastAPI) -> None:
                 documented = content.get("application/json", {}).get("schema", {}).get("$ref", "")
                 if documented.endswith("/HTTPValidationError"):
                     del content["application/json"]
-                    content["application/problem+json"] = {"schema": _PROBLEM_SCHEMA}
+                    content["application/problem+json"] = {"schema": PROBLEM_SCHEMA}
                     response["description"] = "`validation_error`: the request does not match the schema"
         app.openapi_schema = schema
         return schema

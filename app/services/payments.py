@@ -26,7 +26,6 @@ from app.services.payment_create import field_error
 from app.services.payment_views import (
     load_payment_resource,
     load_visible_payment_resource,
-    renderer,
 )
 from app.services.transitions import cas_attempt, cas_payment
 
@@ -151,82 +150,67 @@ async def add_attempt(
         return await load_payment_resource(session, payment_id, container.settings.public_base_url)
 
 
-async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+async def _finish_pending(
+    container: Container,
+    principal: Principal,
+    payment_id: str,
+    changes: dict[str, Any],
+    *,
+    event_type: str,
+    refusal: str,
+) -> dict[str, Any]:
+    """Compare-and-set a pending payment to ``changes``, stop its open attempts and emit
+    ``event_type`` with the new resource, in one transaction. Attempts in ``unknown`` stay for the
+    resolver: a late success is still accepted."""
     now = container.clock()
     async with container.db.transaction() as session:
         payment = await _scoped_payment(session, principal, payment_id)
-        if not await cas_payment(
-            session, payment.id, ("pending",), {"status": "cancelled", "updated_at": now}
-        ):
+        if not await cas_payment(session, payment.id, ("pending",), {**changes, "updated_at": now}):
             current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
-            raise InvalidState(f"The payment is {current}; only a pending payment can be cancelled.")
+            raise InvalidState(f"The payment is {current}; only a pending payment {refusal}.")
         for attempt_id in (
             await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
         ).all():
-            # Open attempts stop; ones in `unknown` stay for the resolver (a late success is still accepted).
             await cas_attempt(
                 session,
                 attempt_id,
                 ("pending",),
                 {"status": "cancelled", "completed_at": now, "updated_at": now},
             )
-        data: dict[str, Any] = await renderer(container.settings.public_base_url)(session, payment.id)
+        data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
         await emit_event(
             session,
-            type="payment.cancelled",
+            type=event_type,
             client_id=payment.client_id,
             payment_id=payment.id,
             data=data,
             now=now,
         )
     return data
+
+
+async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+    return await _finish_pending(
+        container,
+        principal,
+        payment_id,
+        {"status": "cancelled"},
+        event_type="payment.cancelled",
+        refusal="can be cancelled",
+    )
 
 
 async def record_offline(
     container: Container, principal: Principal, payment_id: str, body: OfflineCreate
 ) -> dict[str, Any]:
     """A payment collected at the counter: paid, not online (it counts so in reports)."""
-    now = container.clock()
-    async with container.db.transaction() as session:
-        payment = await _scoped_payment(session, principal, payment_id)
-        offline = {
-            "method": body.method,
-            "paid_at": body.paid_at.astimezone(UTC).isoformat(),
-            "receipt_number": body.receipt_number,
-        }
-        changed = await cas_payment(
-            session,
-            payment.id,
-            ("pending",),
-            {
-                "status": "succeeded",
-                "channel": "offline",
-                "offline": offline,
-                "paid_at": body.paid_at.astimezone(UTC),
-                "updated_at": now,
-            },
-        )
-        if not changed:
-            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
-            raise InvalidState(
-                f"The payment is {current}; only a pending payment can be recorded as paid offline."
-            )
-        for attempt_id in (
-            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
-        ).all():
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {"status": "cancelled", "completed_at": now, "updated_at": now},
-            )
-        data: dict[str, Any] = await renderer(container.settings.public_base_url)(session, payment.id)
-        await emit_event(
-            session,
-            type="payment.succeeded",
-            client_id=payment.client_id,
-            payment_id=payment.id,
-            data=data,
-            now=now,
-        )
-    return data
+    paid_at = body.paid_at.astimezone(UTC)
+    offline = {"method": body.method, "paid_at": paid_at.isoformat(), "receipt_number": body.receipt_number}
+    return await _finish_pending(
+        container,
+        principal,
+        payment_id,
+        {"status": "succeeded", "channel": "offline", "offline": offline, "paid_at": paid_at},
+        event_type="payment.succeeded",
+        refusal="can be recorded as paid offline",
+    )
