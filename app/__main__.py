@@ -12,7 +12,7 @@ from app.logging import configure_logging
 
 def _migrate(settings: Settings) -> None:
     from app.migrate import upgrade
-    from app.services.seed import seed_catalogues
+    from app.services.catalogue.seed import seed_catalogues
 
     upgrade(settings.database_url)
     counts = asyncio.run(seed_catalogues(settings))
@@ -52,7 +52,7 @@ def _worker(settings: Settings, once: bool) -> None:
 
 
 def _seed_demo(settings: Settings, base_url: str | None) -> None:
-    from app.services.seed import seed_demo
+    from app.services.catalogue.seed import seed_demo
 
     demo = asyncio.run(seed_demo(settings))
     base = (base_url or settings.public_base_url).rstrip("/")
@@ -76,7 +76,7 @@ def _seed_demo(settings: Settings, base_url: str | None) -> None:
 
 
 def _rotate_secrets(settings: Settings) -> None:
-    from app.services.secret_rotation import rotate_from_settings
+    from app.services.operations.secret_rotation import rotate_from_settings
 
     result = asyncio.run(rotate_from_settings(settings))
     print(

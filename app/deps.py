@@ -18,7 +18,7 @@ from fastapi.security.base import SecurityBase
 from app.container import Container
 from app.errors import AdminDisabled, Unauthorized
 from app.security import constant_time_equals
-from app.services.auth import Principal, authenticate_api_key
+from app.services.access.auth import Principal, authenticate_api_key
 
 
 def container_of(request: Request) -> Container:

@@ -26,17 +26,17 @@ class JobSpec:
 
 
 def job_specs() -> list[JobSpec]:
-    from app.services.expiry import expire_due
-    from app.services.idempotency import purge_expired
-    from app.services.resolver import resolve_due
-    from app.services.webhooks import dispatch_due
+    from app.services.callbacks.resolver import resolve_due
+    from app.services.notifications.webhooks import dispatch_due
+    from app.services.payments.expiry import expire_due
+    from app.services.payments.idempotency import purge_expired
 
     specs: list[JobSpec] = []
     specs.append(JobSpec("webhooks", dispatch_due, idle_seconds=1.0))
     specs.append(JobSpec("resolver", resolve_due, idle_seconds=2.0))
     specs.append(JobSpec("expiry", expire_due, idle_seconds=5.0))
     specs.append(JobSpec("idempotency_purge", purge_expired, idle_seconds=600.0))
-    from app.services.refund_jobs import refund_duplicates_due, resolve_refunds_due
+    from app.services.after_payment.refund_jobs import refund_duplicates_due, resolve_refunds_due
 
     specs.append(JobSpec("refund_resolver", resolve_refunds_due, idle_seconds=5.0))
     specs.append(JobSpec("duplicate_refunds", refund_duplicates_due, idle_seconds=30.0))

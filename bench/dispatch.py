@@ -1,7 +1,7 @@
 """The webhook job alone, draining the outbox: ``python bench/dispatch.py TIME_LIMIT_SECONDS``.
 
-It runs ``app.services.webhooks.dispatch_due`` in a loop exactly as the worker does (a full batch
-runs again at once) until nothing is due, and prints one ``BENCH_JSON`` line with the deliveries
+It runs ``app.services.notifications.webhooks.dispatch_due`` in a loop exactly as the worker does
+(a full batch runs again at once) until nothing is due, and prints one ``BENCH_JSON`` line with the deliveries
 per second measured from the database rows.
 """
 
@@ -20,7 +20,7 @@ from app.models import WebhookDelivery
 
 
 async def main(limit_seconds: float) -> None:
-    from app.services.webhooks import dispatch_due
+    from app.services.notifications.webhooks import dispatch_due
 
     container = make_container(Settings())
     try:

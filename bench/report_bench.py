@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from app.config import Settings  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.services import reports  # noqa: E402
-from app.services.seed import load_reference_catalogues  # noqa: E402
+from app.services.catalogue.seed import load_reference_catalogues  # noqa: E402
+from app.services.reporting import reports  # noqa: E402
 
 DB_NAME = "paybridge_bench_reports"
 PROVINCE = "000.00.00.H99"

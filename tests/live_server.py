@@ -26,7 +26,7 @@ import uvicorn
 
 from app.db import Database
 from app.migrate import upgrade
-from app.services.seed import load_reference_catalogues
+from app.services.catalogue.seed import load_reference_catalogues
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

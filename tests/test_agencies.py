@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
-from app.services.agencies import ancestors, get_agency_by_code
+from app.services.catalogue.agencies import ancestors, get_agency_by_code
 
 H = dict[str, str]
 PROVINCE = "000.00.00.H56"

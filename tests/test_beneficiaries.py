@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from app.services.agencies import get_agency_by_code
-from app.services.catalog import resolve_beneficiary
+from app.services.catalogue.agencies import get_agency_by_code
+from app.services.catalogue.catalog import resolve_beneficiary
 
 H = dict[str, str]
 PROVINCE = "000.00.00.H56"

@@ -31,7 +31,7 @@ async def _count(app: FastAPI, model: Any, *where: Any) -> int:
 
 
 async def _secret(app: FastAPI, account_id: str) -> tuple[str, str]:
-    from app.services.gateway_accounts import find_account_by_credential
+    from app.services.catalogue.gateway_accounts import find_account_by_credential
 
     container = app.state.container
     from app.models import ProviderAccount

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.services import fast_create
+from app.services.payments import fast_create
 from tests.factories import World, bill, make_account, make_world
 from tests.test_gateways_e2e import CREDENTIALS
 

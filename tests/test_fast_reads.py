@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.models import Attempt, Payment
-from app.services import payment_reads
-from app.services.payment_views import (
+from app.services.payments import reads as payment_reads
+from app.services.payments.views import (
     load_payment_resource,
     load_visible_payment_resource,
     orm_visible_payment_resource,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from app.models import Event, InboundCallback, WebhookDelivery
-from app.services.webhooks import dispatch_due
+from app.services.notifications.webhooks import dispatch_due
 from tests.factories import PROVINCE, create, ensure_agencies, make_account, make_client
 from tests.factories import World as _World
 from tests.support import Clock, RoutingTransport

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app.errors import TooManyRequests
 from app.ratelimit import FailedAuthLimiter
-from app.services import url_guard, webhooks
+from app.services.notifications import url_guard, webhooks
 from tests.conftest import BASE_URL
 from tests.factories import OTHER_PROVINCE, PROVINCE, World, create, ensure_agencies, make_client, make_world
 from tests.support import Clock, RoutingTransport

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from app.adapters.base import AckVerdict
 from app.models import Event, InboundCallback, Payment, ProviderAccount
-from app.services.gateway_accounts import adapter_for, present
+from app.services.catalogue.gateway_accounts import adapter_for, present
 from tests.conftest import BASE_URL
 from tests.factories import DEPARTMENT, PROVINCE, World, create, ensure_agencies, make_account, make_client
 from tests.support import RoutingTransport

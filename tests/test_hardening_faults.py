@@ -21,8 +21,8 @@ from sqlalchemy.pool import NullPool
 
 from app.config import Settings
 from app.models import Attempt, Event, Payment, PaymentItem, WebhookDelivery
-from app.services import webhooks
-from app.services.resolver import resolve_due
+from app.services.callbacks.resolver import resolve_due
+from app.services.notifications import webhooks
 from tests.conftest import BASE_URL
 from tests.factories import World, bill, create, ensure_agencies, make_account, make_client, make_world
 from tests.support import Clock, RoutingTransport

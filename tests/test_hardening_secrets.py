@@ -13,9 +13,9 @@ from app.config import Settings
 from app.logging import JsonFormatter
 from app.models import Client, ProviderAccount
 from app.security import Vault
-from app.services import webhooks
-from app.services.resolver import resolve_due
-from app.services.secret_rotation import rotate_secrets
+from app.services.callbacks.resolver import resolve_due
+from app.services.notifications import webhooks
+from app.services.operations.secret_rotation import rotate_secrets
 from tests.factories import World, create, ensure_agencies, make_account, make_client
 from tests.support import Clock, RoutingTransport
 from tests.test_gateways_e2e import CREDENTIALS
@@ -172,10 +172,10 @@ def test_rotate_secrets_command_is_wired(monkeypatch: pytest.MonkeyPatch) -> Non
 
     async def fake(settings: Settings) -> Any:
         called.append(settings)
-        from app.services.secret_rotation import RotationReport
+        from app.services.operations.secret_rotation import RotationReport
 
         return RotationReport(0, 0)
 
-    monkeypatch.setattr("app.services.secret_rotation.rotate_from_settings", fake)
+    monkeypatch.setattr("app.services.operations.secret_rotation.rotate_from_settings", fake)
     assert cli.main(["rotate-secrets"]) == 0
     assert len(called) == 1

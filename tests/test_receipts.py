@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.models import Receipt, ReceiptSeries
-from app.services.receipts import vnd_in_words
+from app.services.after_payment.receipts import vnd_in_words
 from tests.factories import World, create, make_client, make_world, pay_in_sandbox
 from tests.test_refunds import paid, paid_at_dvcqg
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.models import Attempt, ReconciliationItem, ReconciliationRun
-from app.services.reconciliation_files import ReconciliationFileInvalid, mapping_for, parse_file
+from app.services.after_payment.reconciliation_files import ReconciliationFileInvalid, mapping_for, parse_file
 from tests.factories import World, create, make_world
 from tests.support import Clock
 from tests.test_refunds import paid

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.adapters.sandbox import sign
 from app.models import Event, Payment, ProviderAccount, Refund
-from app.services.refund_jobs import refund_duplicates_due, resolve_refunds_due
+from app.services.after_payment.refund_jobs import refund_duplicates_due, resolve_refunds_due
 from tests.factories import (
     World,
     create,

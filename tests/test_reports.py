@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.container import Container
 from app.ids import new_id, new_reference, new_token
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
-from app.services.reports import Figures, online_payment_report
+from app.services.reporting.reports import Figures, online_payment_report
 from tests.factories import make_client
 
 PROV = "000.00.00.H99"

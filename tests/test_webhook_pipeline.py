@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.models import Event, WebhookAttemptLog, WebhookDelivery
-from app.services import url_guard, webhooks
-from app.services.events import event_envelope
+from app.services.notifications import url_guard, webhooks
+from app.services.notifications.events import event_envelope
 from tests.support import Clock, RoutingTransport
 from tests.test_webhooks import PORTAL, Receiver, container_of, delivery_of, emit, make_client
 

@@ -25,8 +25,8 @@ from app.ids import new_id
 from app.main import create_app
 from app.models import Client, WebhookDelivery
 from app.security import new_webhook_secret
-from app.services import webhooks
-from app.services.events import emit_event
+from app.services.notifications import webhooks
+from app.services.notifications.events import emit_event
 from app.workers import job_specs
 from tests.support import Clock, RoutingTransport
 

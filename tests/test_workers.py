@@ -9,7 +9,7 @@ import sys
 import httpx
 from fastapi import FastAPI
 
-from app.services.idempotency import purge_expired
+from app.services.payments.idempotency import purge_expired
 from tests.factories import bill, make_world
 from tests.support import Clock
 

@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.deps import AdminDep, ContainerDep
 from app.models import AgencyTarget, ApiKey, BeneficiaryAccount
 from app.routes.catalog import AgencyList, AgencyOut, Cursor, Limit, RevenueTypeDetail, RevenueTypeOut
-from app.services import agencies as agency_service
-from app.services import beneficiaries as beneficiary_service
-from app.services import catalog as catalog_service
-from app.services import clients as client_service
-from app.services import imports
+from app.services.access import clients as client_service
+from app.services.catalogue import agencies as agency_service
+from app.services.catalogue import beneficiaries as beneficiary_service
+from app.services.catalogue import catalog as catalog_service
+from app.services.catalogue import imports
 
 router = APIRouter(
     prefix="/admin/v1",

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep
 from app.routes.docs import problems
-from app.services.unmatched import list_unmatched, resolve_unmatched
+from app.services.callbacks.unmatched import list_unmatched, resolve_unmatched
 
 router = APIRouter(prefix="/admin/v1/unmatched-credits", tags=["admin"], dependencies=[AdminDep])
 

@@ -14,8 +14,8 @@ from starlette.datastructures import UploadFile
 from app.deps import AdminDep, ContainerDep
 from app.errors import ValidationFailed
 from app.routes.docs import problems
-from app.services import reconciliation as service
-from app.services.reconciliation_files import BUILT_IN
+from app.services.after_payment import reconciliation as service
+from app.services.after_payment.reconciliation_files import BUILT_IN
 
 router = APIRouter(prefix="/admin/v1/reconciliations", tags=["admin"], dependencies=[AdminDep])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep
-from app.services import webhooks
+from app.services.notifications import webhooks
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, CurrentClient
 from app.models import Agency, Bank, RevenueType
-from app.services import agencies as agency_service
-from app.services import catalog as catalog_service
+from app.services.catalogue import agencies as agency_service
+from app.services.catalogue import catalog as catalog_service
 
 router = APIRouter(
     prefix="/v1", tags=["catalogue"], responses={401: {"description": "Missing, wrong or expired API key"}}

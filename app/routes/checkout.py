@@ -15,7 +15,7 @@ from app.deps import ContainerDep
 from app.errors import NotFound, ProblemError
 from app.i18n import strings
 from app.security import constant_time_equals
-from app.services.checkout import choose_provider, load_checkout
+from app.services.payments.checkout import choose_provider, load_checkout
 from app.text import format_vnd
 from app.vntime import VN_TZ
 

@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException
 
 from app.deps import ContainerDep
 from app.errors import ProblemError
-from app.services import dashboard as service
-from app.services import reports
+from app.services.reporting import dashboard as service
+from app.services.reporting import reports
 from app.text import format_vnd
 from app.vntime import VN_TZ
 

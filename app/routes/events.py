@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from app.deps import ContainerDep, CurrentClient
-from app.services.event_feed import DEFAULT_LIMIT, MAX_LIMIT, list_events
+from app.services.notifications.event_feed import DEFAULT_LIMIT, MAX_LIMIT, list_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

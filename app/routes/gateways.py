@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep, CurrentClient
 from app.routes.docs import AUTH_PROBLEMS, problems
-from app.services import gateway_accounts as service
-from app.services.providers import usable_providers
+from app.services.catalogue import gateway_accounts as service
+from app.services.payments.providers import usable_providers
 
 admin_router = APIRouter(prefix="/admin/v1/provider-accounts", tags=["admin"], dependencies=[AdminDep])
 client_router = APIRouter(prefix="/v1/providers", tags=["catalogue"])

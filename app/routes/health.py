@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.deps import ContainerDep
-from app.services.health import readiness
+from app.services.operations.health import readiness
 
 router = APIRouter(tags=["operations"])
 

@@ -13,8 +13,8 @@ from app.deps import ContainerDep, CurrentClient, container_of
 from app.errors import NotFound
 from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import AttemptCreate, OfflineCreate, PaymentCreate, PaymentList, PaymentOut
-from app.services import payment_reads
-from app.services import payments as service
+from app.services.payments import lifecycle as service
+from app.services.payments import reads as payment_reads
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 

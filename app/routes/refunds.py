@@ -15,8 +15,8 @@ from app.deps import AdminDep, ContainerDep, CurrentClient
 from app.errors import ProblemError
 from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import MAX_PAYMENT_AMOUNT
-from app.services import receipts, refunds
-from app.services.receipt_pdf import payment_method, render_pdf
+from app.services.after_payment import receipts, refunds
+from app.services.after_payment.receipt_pdf import payment_method, render_pdf
 from app.text import format_vnd
 
 client_router = APIRouter(tags=["payments"])

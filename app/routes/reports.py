@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import ContainerDep, CurrentClient
 from app.routes.docs import AUTH_PROBLEMS, problems
-from app.services import reports as service
+from app.services.reporting import reports as service
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

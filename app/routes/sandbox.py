@@ -20,7 +20,7 @@ def mount_simulators(app: FastAPI, public_base_url: str) -> SimulatorContext:
         return client
 
     async def find_account(provider: str, field: str, value: str) -> Account | None:
-        from app.services.gateway_accounts import find_account_by_credential
+        from app.services.catalogue.gateway_accounts import find_account_by_credential
 
         return await find_account_by_credential(app.state.container, provider, field, value)
 

@@ -1,0 +1,1 @@
+"""Who may call: clients, API keys and principals."""

@@ -1,0 +1,1 @@
+"""After payment: refunds, receipts and reconciliation."""

@@ -1,0 +1,107 @@
+"""Refund worker jobs: ask gateways about refunds left pending or unknown, and refund in full the
+second payment of a bill that a citizen paid twice (``duplicate_paid``; manual where the gateway
+has no refund API). Rows are claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
+gateways are called with no transaction open."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.container import Container
+from app.ids import new_id, new_reference
+from app.models import Attempt, Payment, Refund
+from app.services.after_payment.refunds import OPEN, execute_refund, refund_method
+from app.services.callbacks.resolver import LEASE
+
+BATCH = 20
+
+
+async def _claim_due(container: Container, now: datetime) -> list[str]:
+    async with container.db.transaction() as session:
+        stmt = (
+            select(Refund.id)
+            .where(Refund.method == "gateway", Refund.status.in_(OPEN), Refund.next_check_at <= now)
+            .order_by(Refund.next_check_at)
+            .limit(BATCH)
+        )
+        if container.db.is_postgres:
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list((await session.scalars(stmt)).all())
+        if ids:
+            await session.execute(update(Refund).where(Refund.id.in_(ids)).values(next_check_at=now + LEASE))
+    return ids
+
+
+async def resolve_refunds_due(container: Container) -> int:
+    """Worker job: ask the gateway about refunds left pending or unknown."""
+    ids = await _claim_due(container, container.clock())
+    for refund_id in ids:
+        await execute_refund(container, refund_id)
+    return len(ids)
+
+
+async def _open_duplicate_refunds(container: Container) -> tuple[int, list[str]]:
+    """Insert the refunds of not-yet-refunded duplicate attempts; (how many, those to send)."""
+    now = container.clock()
+    count = 0
+    created: list[str] = []
+    async with container.db.transaction() as session:
+        already = exists().where(Refund.attempt_id == Attempt.id, Refund.origin == "duplicate_paid")
+        attempts = (
+            await session.scalars(
+                select(Attempt)
+                .where(Attempt.duplicate_paid.is_(True), Attempt.status == "succeeded", ~already)
+                .order_by(Attempt.completed_at)
+                .limit(BATCH)
+            )
+        ).all()
+        for attempt in attempts:
+            client_id = await session.scalar(
+                select(Payment.client_id).where(Payment.id == attempt.payment_id)
+            )
+            method = refund_method(attempt.provider)
+            values: dict[str, Any] = {
+                "id": new_id("rfd"),
+                "payment_id": attempt.payment_id,
+                "attempt_id": attempt.id,
+                "client_id": client_id,
+                "provider": attempt.provider,
+                "provider_account_id": attempt.provider_account_id,
+                "reference": new_reference(),
+                "idempotency_key": f"duplicate_paid:{attempt.id}",
+                "origin": "duplicate_paid",
+                "method": method,
+                "amount": attempt.amount,
+                "full": True,
+                "reason": "Hoàn tiền thanh toán trùng (duplicate payment)",
+                "status": "pending",
+                "wire": {},
+                "check_count": 0,
+                "next_check_at": now + LEASE if method == "gateway" else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            insert = pg_insert if container.db.is_postgres else sqlite_insert
+            new = await session.scalar(
+                insert(Refund)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["payment_id", "idempotency_key"])
+                .returning(Refund.id)
+            )
+            count += new is not None
+            if new is not None and method == "gateway":
+                created.append(new)
+    return count, created
+
+
+async def refund_duplicates_due(container: Container) -> int:
+    """Worker job: refund second payments of already-paid bills (manual where no refund API)."""
+    count, to_send = await _open_duplicate_refunds(container)
+    for refund_id in to_send:
+        await execute_refund(container, refund_id)
+    return count

@@ -1,0 +1,1 @@
+"""Gateway callbacks and status queries: store raw, verify, apply; unmatched money."""

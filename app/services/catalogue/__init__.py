@@ -1,0 +1,1 @@
+"""Agencies, revenue types, banks, beneficiary and gateway accounts, imports, demo seed."""

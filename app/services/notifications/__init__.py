@@ -1,0 +1,1 @@
+"""Events, the event feed and signed webhooks to portals."""

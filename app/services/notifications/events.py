@@ -1,0 +1,73 @@
+"""The event log and the transactional outbox.
+
+:func:`emit_event` is called inside the transaction that makes a state change: the event row and,
+when the client takes webhooks, its delivery row commit (or roll back) together with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ids import new_id
+from app.models import Client, Event, WebhookDelivery
+from app.services.notifications import event_feed
+
+EVENT_TYPES = (
+    "payment.succeeded",
+    "payment.expired",
+    "payment.cancelled",
+    "payment.refunded",
+    "payment.duplicate_paid",
+    "refund.succeeded",
+    "refund.failed",
+)
+
+
+async def emit_event(
+    session: AsyncSession,
+    *,
+    type: str,
+    client_id: str,
+    data: dict[str, Any],
+    now: datetime,
+    payment_id: str | None = None,
+) -> Event:
+    """Append an event and its outbox row in the caller's transaction."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    values: dict[str, Any] = {
+        "id": new_id("evt"),
+        "type": type,
+        "client_id": client_id,
+        "payment_id": payment_id,
+        "data": data,
+        "created_at": now,
+    }
+    # One client's appends are serialised from INSERT to COMMIT, so its feed sees seqs in order.
+    await event_feed.lock_event_stream(session, client_id)
+    await session.execute(insert(Event).values(**values))
+    # The outbox row, iff the client takes webhooks right now: one INSERT … SELECT, no read first.
+    when = literal(now, WebhookDelivery.__table__.c.next_attempt_at.type)
+    await session.execute(
+        insert(WebhookDelivery).from_select(
+            ["event_id", "client_id", "status", "attempts", "next_attempt_at", "created_at"],
+            select(literal(values["id"]), Client.id, literal("pending"), literal(0), when, when).where(
+                Client.id == client_id, Client.webhook_url.is_not(None), Client.webhook_url != ""
+            ),
+        )
+    )
+    return Event(**values)  # as written (its ``seq`` is not loaded)
+
+
+def event_envelope(event: Event) -> dict[str, Any]:
+    """The JSON body of a webhook and of an event-feed entry: ``{id, type, created_at, data}``."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "data": event.data,
+    }

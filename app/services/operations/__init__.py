@@ -1,0 +1,1 @@
+"""Operations: readiness and secret rotation."""

@@ -1,0 +1,1 @@
+"""Payments: create, read, change and pay a bill (attempts, transitions, idempotency, expiry)."""

@@ -1,0 +1,291 @@
+"""Payment create, the general path: idempotent, one bill one payment, any gateway.
+
+:mod:`app.services.payments.fast_create` answers the common case in one statement first; everything it
+hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called,
+SQLite) is answered here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.errors import ProblemError, ValidationFailed
+from app.ids import new_id, new_token
+from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
+from app.models.payments import BLOCKING_STATUSES
+from app.schemas.payments import PaymentCreate
+from app.services.access.auth import Principal
+from app.services.catalogue.catalog import get_active_revenue_types, resolve_beneficiaries
+from app.services.catalogue.gateway_accounts import adapter_for, resolve_account
+from app.services.notifications.url_guard import url_problem
+from app.services.payments import fast_create
+from app.services.payments.attempts import (
+    build_checkout_request,
+    call_gateway,
+    line_items,
+    open_attempt,
+    record_checkout,
+    start_checkout,
+)
+from app.services.payments.idempotency import (
+    Claim,
+    Completed,
+    StoredResponse,
+    complete,
+    mark_resource,
+    request_fingerprint,
+    run_idempotent,
+)
+from app.services.payments.views import hosted_checkout_url, load_payment_resource, payment_resource
+from app.vntime import VN_TZ
+
+
+class DuplicateBill(ProblemError):
+    status, code, title = 409, "duplicate_bill", "Duplicate bill"
+
+
+class RevenueTypeUnknown(ProblemError):
+    status, code, title = 422, "revenue_type_unknown", "Unknown revenue type"
+
+
+def field_error(field: str, message: str, detail: str | None = None) -> ValidationFailed:
+    return ValidationFailed(detail or f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def _check_url(principal: Principal, container: Container, url: str, field: str) -> None:
+    problem = url_problem(
+        url, allowed_hosts=principal.allowed_hosts, development=container.settings.is_development
+    )
+    if problem is not None:
+        raise field_error(field, problem)
+
+
+async def _scoped_agency(session: AsyncSession, principal: Principal, code: str) -> Agency:
+    agency = await session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None or not principal.covers(agency.path):
+        raise field_error("agency_code", "unknown agency, or not one this client acts for")
+    return agency
+
+
+async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
+    return await session.scalar(
+        select(Payment.id).where(
+            Payment.agency_id == agency_id,
+            Payment.dossier_code == dossier,
+            Payment.bill_key == bill_key,
+            Payment.status.in_(BLOCKING_STATUSES),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Created:
+    """What the create transaction wrote and read: enough to call the gateway and answer."""
+
+    payment: Payment
+    agency: Agency
+    items: list[tuple[PaymentItem, RevenueType]]
+    attempt: Attempt | None
+    account: ProviderAccount | None
+    beneficiaries: dict[str | None, BeneficiaryAccount]
+
+
+async def _insert_payment(
+    container: Container, principal: Principal, body: PaymentCreate, claim: Claim
+) -> Created:
+    now = container.clock()
+    today = now.astimezone(VN_TZ).date()
+    bill_key = body.bill_code or ""
+    async with container.db.transaction() as session:
+        agency = await _scoped_agency(session, principal, body.agency_code)
+        codes = {item.revenue_type_code for item in body.items}
+        active = await get_active_revenue_types(session, codes, today)
+        for i, item in enumerate(body.items):
+            if item.revenue_type_code not in active:
+                raise RevenueTypeUnknown(
+                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today.",
+                    errors=[{"field": f"items[{i}].revenue_type_code", "message": "unknown or inactive"}],
+                )
+        account = None
+        beneficiaries: dict[str | None, BeneficiaryAccount] = {}
+        if body.provider:
+            adapter = adapter_for(body.provider)
+            if body.total < adapter.min_amount or (
+                adapter.max_amount is not None and body.total > adapter.max_amount
+            ):
+                raise field_error(
+                    "items",
+                    f"total {body.total} VND is outside {body.provider}'s limits "
+                    f"({adapter.min_amount}–{adapter.max_amount or '∞'} VND)",
+                )
+            account = await resolve_account(session, agency.path, body.provider)
+            beneficiaries = await resolve_beneficiaries(
+                session, agency, [item.revenue_type_code for item in body.items]
+            )
+        values: dict[str, Any] = {
+            "id": new_id("pay"),
+            "client_id": principal.client_id,
+            "agency_id": agency.id,
+            "dossier_code": body.dossier_code,
+            "bill_code": body.bill_code,
+            "bill_key": bill_key,
+            "procedure_code": body.procedure_code,
+            "description": body.description,
+            "payer": body.payer.model_dump(),
+            "amount": body.total,
+            "currency": "VND",
+            "status": "pending",
+            "provider": body.provider,
+            "return_url": body.return_url,
+            "metadata_": body.metadata,
+            "checkout_token": new_token(24),
+            "expires_at": now + timedelta(seconds=body.expires_in_seconds),
+            "created_at": now,
+            "updated_at": now,
+        }
+        agency_id = agency.id
+        try:
+            # RETURNING: the row exactly as stored (JSONB key order, UTC timestamps), so that the
+            # response built from it is the one a GET returns.
+            payment = (await session.scalars(insert(Payment).returning(Payment), [values])).one()
+        except IntegrityError as exc:
+            if "open_bill" in str(exc.orig) or "payments.agency_id" in str(exc.orig):
+                raise _DuplicateBillSignal(agency_id, body.dossier_code, bill_key) from exc
+            raise
+        items = []
+        for position, item in enumerate(body.items):
+            rtype = active[item.revenue_type_code]
+            row = PaymentItem(
+                payment_id=payment.id,
+                position=position,
+                revenue_type_id=rtype.id,
+                revenue_type_code=item.revenue_type_code,
+                amount=item.amount,
+                description=item.description,
+            )
+            session.add(row)
+            items.append((row, rtype))
+        attempt = open_attempt(session, payment, account, now) if account is not None else None
+        await mark_resource(session, claim.record_id, payment.id)
+    return Created(payment, agency, items, attempt, account, beneficiaries)
+
+
+class _DuplicateBillSignal(Exception):
+    def __init__(self, agency_id: int, dossier: str, bill_key: str) -> None:
+        self.agency_id, self.dossier, self.bill_key = agency_id, dossier, bill_key
+
+
+async def _checkout_and_answer(
+    container: Container, created: Created, claim: Claim, client_ip: str
+) -> Completed:
+    """Call the gateway (no transaction open), then record its answer and the key's response in
+    one transaction; the response is built from the rows in hand, not re-read."""
+    base_url = container.settings.public_base_url
+    attempt, outcome = created.attempt, None
+    if attempt is not None:
+        assert created.account is not None
+        request = build_checkout_request(
+            attempt,
+            created.payment,
+            created.agency,
+            line_items(created.items),
+            created.beneficiaries,
+            client_ip=client_ip,
+            locale="vi",
+        )
+        outcome = await call_gateway(container, created.account, request)
+    async with container.db.transaction() as session:
+        fresh = attempt is None or (
+            outcome is not None and await record_checkout(session, attempt, outcome, container.clock())
+        )
+        if fresh:
+            payment = created.payment
+            resource = payment_resource(
+                payment,
+                created.agency.code,
+                [(item, rtype.name) for item, rtype in created.items],
+                [attempt] if attempt is not None else [],
+                hosted_checkout_url(base_url, payment.checkout_token),
+            )
+        else:  # the attempt moved on meanwhile (a callback, a cancel): answer what is stored
+            resource = await load_payment_resource(session, created.payment.id, base_url)
+        body = orjson.dumps(resource)
+        await complete(session, claim.record_id, 201, body)
+    return Completed(201, body)
+
+
+async def create_payment(
+    container: Container,
+    principal: Principal,
+    body: PaymentCreate,
+    *,
+    idempotency_key: str | None,
+    client_ip: str,
+) -> StoredResponse:
+    """Create the payment for a bill, exactly once per Idempotency-Key and once per bill."""
+    if body.return_url:
+        _check_url(principal, container, body.return_url, "return_url")
+    fingerprint = request_fingerprint("POST", "/v1/payments", body.model_dump(mode="json"))
+    fast = await fast_create.try_create(
+        container,
+        principal,
+        body,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        client_ip=client_ip,
+    )
+    if fast is not None:
+        return fast
+
+    async def handler(claim: Claim) -> tuple[int, bytes] | Completed:
+        if claim.resource_id is not None:  # an earlier run created it and then died
+            payment_id = claim.resource_id
+            attempt_id = await _latest_unstarted_attempt(container, payment_id)
+            if attempt_id is not None:
+                await start_checkout(container, attempt_id, client_ip=client_ip)
+            async with container.db.session() as session:
+                resource = await load_payment_resource(
+                    session, payment_id, container.settings.public_base_url
+                )
+            return 201, orjson.dumps(resource)
+        try:
+            created = await _insert_payment(container, principal, body, claim)
+        except _DuplicateBillSignal as dup:
+            async with container.db.session() as session:
+                existing = await _existing_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
+            raise DuplicateBill(
+                "An open or paid payment already exists for this dossier and bill.", payment_id=existing
+            ) from None
+        return await _checkout_and_answer(container, created, claim, client_ip)
+
+    return await run_idempotent(
+        container,
+        client_id=principal.client_id,
+        scope="payments.create",
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        handler=handler,
+    )
+
+
+async def _latest_unstarted_attempt(container: Container, payment_id: str) -> str | None:
+    async with container.db.session() as session:
+        attempt = await session.scalar(
+            select(Attempt)
+            .where(
+                Attempt.payment_id == payment_id,
+                Attempt.status == "pending",
+                Attempt.checkout_url.is_(None),
+                Attempt.qr_payload.is_(None),
+            )
+            .order_by(Attempt.created_at.desc())
+        )
+    return attempt.id if attempt else None

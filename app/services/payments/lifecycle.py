@@ -1,0 +1,216 @@
+"""Payments: read, list, switch gateway, cancel, paid offline (create: app.services.payments.create)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.container import Container
+from app.errors import Conflict, NotFound
+from app.models import Agency, Attempt, Payment
+from app.schemas.payments import OfflineCreate
+from app.services.access.auth import Principal
+from app.services.catalogue.gateway_accounts import adapter_for, resolve_account
+from app.services.notifications.events import emit_event
+from app.services.payments.attempts import (
+    open_attempt,
+    start_checkout,
+)
+from app.services.payments.create import create_payment as create_payment  # the route's entry point
+from app.services.payments.create import field_error
+from app.services.payments.transitions import cas_attempt, cas_payment
+from app.services.payments.views import (
+    load_payment_resource,
+    load_visible_payment_resource,
+)
+
+
+class InvalidState(Conflict):
+    code, title = "invalid_state", "Invalid state"
+
+
+async def _scoped_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
+    row = (
+        await session.execute(
+            select(Payment, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).first()
+    if row is None or not principal.covers(row.path):
+        raise NotFound("No such payment.")
+    payment: Payment = row.Payment
+    return payment
+
+
+async def get_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+    async with container.db.session() as session:
+        resource = await load_visible_payment_resource(
+            session, payment_id, container.settings.public_base_url, principal.covers
+        )
+    if resource is None:
+        raise NotFound("No such payment.")
+    return resource
+
+
+def _encode_cursor(created_at: datetime, payment_id: str) -> str:
+    raw = orjson.dumps([created_at.isoformat(), payment_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, payment_id = orjson.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(stamp).astimezone(UTC), str(payment_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise field_error("cursor", "malformed cursor") from exc
+
+
+async def list_payments(
+    container: Container,
+    principal: Principal,
+    *,
+    dossier_code: str | None,
+    status: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, cursor-paginated, only the client's agencies."""
+    from sqlalchemy import or_
+
+    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
+    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in principal.agency_paths]))
+    if dossier_code:
+        stmt = stmt.where(Payment.dossier_code == dossier_code)
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if created_from:
+        stmt = stmt.where(Payment.created_at >= created_from)
+    if created_to:
+        stmt = stmt.where(Payment.created_at < created_to)
+    if cursor:
+        stamp, last_id = _decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
+        )
+    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+    async with container.db.session() as session:
+        if not principal.agency_paths:
+            return [], None
+        rows = (await session.execute(stmt)).all()
+        page = rows[:limit]
+        data = [
+            await load_payment_resource(session, row.id, container.settings.public_base_url) for row in page
+        ]
+    next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return data, next_cursor
+
+
+async def add_attempt(
+    container: Container,
+    principal: Principal | None,
+    payment_id: str,
+    provider: str,
+    *,
+    client_ip: str,
+    locale: str = "vi",
+) -> dict[str, Any]:
+    """Open an attempt at another gateway (switch gateway); ``principal`` None = hosted page."""
+    now = container.clock()
+    async with container.db.transaction() as session:
+        if principal is not None:
+            payment = await _scoped_payment(session, principal, payment_id)
+        else:
+            payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
+        if payment.status != "pending":
+            raise InvalidState(
+                f"The payment is {payment.status}; only a pending payment takes a new attempt."
+            )
+        if payment.expires_at <= now:
+            raise InvalidState("The payment has expired.")
+        adapter = adapter_for(provider)
+        if payment.amount < adapter.min_amount or (
+            adapter.max_amount is not None and payment.amount > adapter.max_amount
+        ):
+            raise field_error("provider", f"the amount is outside {provider}'s limits")
+        agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
+        account = await resolve_account(session, agency.path, provider)
+        attempt = open_attempt(session, payment, account, now)
+        await cas_payment(session, payment.id, ("pending",), {"provider": provider, "updated_at": now})
+    await start_checkout(container, attempt.id, client_ip=client_ip, locale=locale)
+    async with container.db.session() as session:
+        return await load_payment_resource(session, payment_id, container.settings.public_base_url)
+
+
+async def _finish_pending(
+    container: Container,
+    principal: Principal,
+    payment_id: str,
+    changes: dict[str, Any],
+    *,
+    event_type: str,
+    refusal: str,
+) -> dict[str, Any]:
+    """Compare-and-set a pending payment to ``changes``, stop its open attempts and emit
+    ``event_type`` with the new resource, in one transaction. Attempts in ``unknown`` stay for the
+    resolver: a late success is still accepted."""
+    now = container.clock()
+    async with container.db.transaction() as session:
+        payment = await _scoped_payment(session, principal, payment_id)
+        if not await cas_payment(session, payment.id, ("pending",), {**changes, "updated_at": now}):
+            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
+            raise InvalidState(f"The payment is {current}; only a pending payment {refusal}.")
+        for attempt_id in (
+            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
+        ).all():
+            await cas_attempt(
+                session,
+                attempt_id,
+                ("pending",),
+                {"status": "cancelled", "completed_at": now, "updated_at": now},
+            )
+        data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
+        await emit_event(
+            session,
+            type=event_type,
+            client_id=payment.client_id,
+            payment_id=payment.id,
+            data=data,
+            now=now,
+        )
+    return data
+
+
+async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
+    return await _finish_pending(
+        container,
+        principal,
+        payment_id,
+        {"status": "cancelled"},
+        event_type="payment.cancelled",
+        refusal="can be cancelled",
+    )
+
+
+async def record_offline(
+    container: Container, principal: Principal, payment_id: str, body: OfflineCreate
+) -> dict[str, Any]:
+    """A payment collected at the counter: paid, not online (it counts so in reports)."""
+    paid_at = body.paid_at.astimezone(UTC)
+    offline = {"method": body.method, "paid_at": paid_at.isoformat(), "receipt_number": body.receipt_number}
+    return await _finish_pending(
+        container,
+        principal,
+        payment_id,
+        {"status": "succeeded", "channel": "offline", "offline": offline, "paid_at": paid_at},
+        event_type="payment.succeeded",
+        refusal="can be recorded as paid offline",
+    )

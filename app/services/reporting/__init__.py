@@ -1,0 +1,1 @@
+"""Reports (KPI) and the operator dashboard."""

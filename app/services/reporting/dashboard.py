@@ -1,0 +1,224 @@
+"""The operator dashboard's reads and its session: signed, expiring session tokens, CSRF tokens,
+recent payments, stuck attempts, dead webhook deliveries, unmatched bank credits and
+reconciliation runs (the last two read through their own services).
+
+Session token: ``<issued unix seconds>.<nonce>.<signature>``, the signature an HMAC-SHA256 under a
+key derived from ``PAYBRIDGE_SECRET_KEY`` *and* the operator token, so rotating either ends every
+session. Nothing secret travels in it; it only proves that someone presented the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.container import Container
+from app.models import Agency, Attempt, Client, Payment
+from app.security import constant_time_equals
+from app.services.after_payment import reconciliation
+from app.services.callbacks import unmatched
+from app.services.notifications import webhooks
+from app.services.notifications.webhooks import DeliveryView
+
+SESSION_TTL = timedelta(hours=8)
+STUCK_AFTER = timedelta(minutes=30)
+LIST_LIMIT = 100
+PAYMENT_STATUSES = ("pending", "succeeded", "partially_refunded", "refunded", "expired", "cancelled")
+
+
+# ---------------------------------------------------------------------------- session
+
+
+def _session_key(container: Container) -> bytes:
+    settings = container.settings
+    token_digest = hashlib.sha256(settings.admin_token.get_secret_value().encode()).digest()
+    return hmac.new(
+        settings.secret_key.get_secret_value().encode(),
+        b"paybridge/operator-session/v1" + token_digest,
+        "sha256",
+    ).digest()
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), "sha256").digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def check_operator_token(container: Container, presented: str) -> bool:
+    """Whether ``presented`` is the operator token (constant time; False when the token is unset)."""
+    token = container.settings.admin_token.get_secret_value()
+    return bool(token) and constant_time_equals(presented, token)
+
+
+def issue_session(container: Container) -> str:
+    """A new session token, valid for :data:`SESSION_TTL`."""
+    payload = f"{int(container.clock().timestamp())}.{secrets.token_urlsafe(16)}"
+    return f"{payload}.{_mac(_session_key(container), payload)}"
+
+
+def verify_session(container: Container, token: str | None) -> str | None:
+    """The session's nonce when ``token`` is ours, unexpired and the operator API is on; else None."""
+    if not token or not container.settings.admin_token.get_secret_value() or len(token) > 200:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0].isdigit():
+        return None
+    payload = f"{parts[0]}.{parts[1]}"
+    if not constant_time_equals(_mac(_session_key(container), payload), parts[2]):
+        return None
+    issued = int(parts[0])
+    now = container.clock().timestamp()
+    if not issued - 60 <= now < issued + SESSION_TTL.total_seconds():
+        return None
+    return parts[1]
+
+
+def csrf_token(container: Container, nonce: str) -> str:
+    """The CSRF token of a session (forms carry it; it is checked against the session cookie)."""
+    return _mac(_session_key(container), "csrf:" + nonce)
+
+
+def check_csrf(container: Container, nonce: str, presented: str) -> bool:
+    return constant_time_equals(csrf_token(container, nonce), presented)
+
+
+# ---------------------------------------------------------------------------- listings
+
+
+@dataclass(frozen=True)
+class PaymentFilters:
+    status: str | None = None
+    channel: str | None = None
+    agency_code: str | None = None
+    dossier_code: str | None = None
+    provider: str | None = None
+
+
+async def recent_payments(container: Container, filters: PaymentFilters) -> list[dict[str, Any]]:
+    """The newest payments (at most :data:`LIST_LIMIT`), filtered; ``agency_code`` covers its subtree."""
+    stmt = (
+        select(Payment, Agency.code, Agency.name, Attempt.provider)
+        .join(Agency, Agency.id == Payment.agency_id)
+        .outerjoin(Attempt, Attempt.id == Payment.succeeded_attempt_id)
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(LIST_LIMIT)
+    )
+    if filters.status:
+        stmt = stmt.where(Payment.status == filters.status)
+    if filters.channel:
+        stmt = stmt.where(Payment.channel == filters.channel)
+    if filters.dossier_code:
+        stmt = stmt.where(Payment.dossier_code == filters.dossier_code)
+    if filters.provider:
+        stmt = stmt.where(Payment.provider == filters.provider)
+    async with container.db.session() as session:
+        if filters.agency_code:
+            path = await session.scalar(select(Agency.path).where(Agency.code == filters.agency_code.upper()))
+            if path is None:
+                return []
+            stmt = stmt.where(Agency.path.startswith(path, autoescape=True))
+        rows = (await session.execute(stmt)).all()
+    return [
+        {
+            "id": p.id,
+            "created_at": p.created_at,
+            "agency_code": code,
+            "agency_name": name,
+            "dossier_code": p.dossier_code,
+            "amount": p.amount,
+            "status": p.status,
+            "channel": p.channel,
+            "provider": paid_with or p.provider,
+            "exempt": p.exempt,
+            "paid_at": p.paid_at,
+        }
+        for p, code, name, paid_with in rows
+    ]
+
+
+async def stuck_attempts(container: Container) -> list[dict[str, Any]]:
+    """Attempts in ``unknown``, or ``pending`` for longer than :data:`STUCK_AFTER`, oldest first."""
+    cutoff = container.clock() - STUCK_AFTER
+    stmt = (
+        select(Attempt, Payment.status, Agency.code)
+        .join(Payment, Payment.id == Attempt.payment_id)
+        .join(Agency, Agency.id == Payment.agency_id)
+        .where(
+            (Attempt.status == "unknown") | ((Attempt.status == "pending") & (Attempt.created_at < cutoff))
+        )
+        .order_by(Attempt.created_at)
+        .limit(LIST_LIMIT)
+    )
+    async with container.db.session() as session:
+        rows = (await session.execute(stmt)).all()
+    return [
+        {
+            "id": a.id,
+            "payment_id": a.payment_id,
+            "payment_status": payment_status,
+            "agency_code": code,
+            "provider": a.provider,
+            "reference": a.reference,
+            "amount": a.amount,
+            "status": a.status,
+            "created_at": a.created_at,
+            "next_check_at": a.next_check_at,
+            "check_count": a.check_count,
+        }
+        for a, payment_status, code in rows
+    ]
+
+
+async def dead_deliveries(container: Container) -> list[dict[str, Any]]:
+    """Dead webhook deliveries, newest first, with the client's name."""
+    views, _ = await webhooks.list_deliveries(
+        container, client_id=None, status="dead", limit=LIST_LIMIT, cursor=None
+    )
+    async with container.db.session() as session:
+        names = dict(
+            (
+                await session.execute(
+                    select(Client.id, Client.name).where(Client.id.in_({v.client_id for v in views} or {""}))
+                )
+            ).all()
+        )
+    return [{**_delivery(v), "client_name": names.get(v.client_id, v.client_id)} for v in views]
+
+
+def _delivery(view: DeliveryView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "event_id": view.event_id,
+        "event_type": view.event_type,
+        "client_id": view.client_id,
+        "attempts": view.attempts,
+        "last_status_code": view.last_status_code,
+        "last_error": view.last_error,
+        "created_at": view.created_at,
+    }
+
+
+async def redeliver(container: Container, event_id: str) -> DeliveryView:
+    """Make a (dead) event's delivery due now: the operator API's redelivery, from the dashboard."""
+    return await webhooks.redeliver(container, event_id)
+
+
+async def unmatched_credits(container: Container) -> list[dict[str, Any]]:
+    """Money we could not attribute (unknown reference, wrong amount, second credit), unresolved."""
+    rows = await unmatched.list_unmatched(container, limit=LIST_LIMIT)
+    return [{**row, "received_at": datetime.fromisoformat(row["received_at"])} for row in rows]
+
+
+async def reconciliation_runs(container: Container) -> list[dict[str, Any]]:
+    """The newest reconciliation runs (gateway files compared with our records)."""
+    runs, _ = await reconciliation.list_runs(
+        container, provider=None, day=None, limit=LIST_LIMIT, cursor=None
+    )
+    return [{**run, "created_at": datetime.fromisoformat(run["created_at"])} for run in runs]
