@@ -68,3 +68,57 @@ STRINGS: dict[str, dict[str, str]] = {
 
 def strings(lang: str) -> dict[str, str]:
     return STRINGS.get(lang, STRINGS["vi"])
+
+
+# Status and channel words of the operator dashboard (Vietnamese throughout). One table for every
+# kind of status shown there: payments, attempts, refunds, receipts, webhook deliveries, callbacks.
+STATUS_VI: dict[str, str] = {
+    # payments
+    "pending": "Chờ thanh toán",
+    "succeeded": "Thành công",
+    "partially_refunded": "Hoàn tiền một phần",
+    "refunded": "Đã hoàn tiền",
+    "expired": "Hết hạn",
+    "cancelled": "Đã huỷ",
+    # attempts and refunds
+    "unknown": "Chưa rõ (đang truy vấn)",
+    "failed": "Không thành công",
+    "manual": "Chờ hoàn thủ công",
+    "processing": "Đang xử lý",
+    # webhook deliveries
+    "delivered": "Đã gửi",
+    "dead": "Gửi lỗi (dừng)",
+    "retrying": "Đang gửi lại",
+    # channels
+    "online": "Trực tuyến",
+    "offline": "Tại quầy",
+    # callbacks
+    "ipn": "Thông báo kết quả (IPN)",
+    "return": "Trình duyệt quay về",
+    "query": "Truy vấn trạng thái",
+    "lookup": "Tra cứu hoá đơn",
+    # callback verdicts
+    "accepted": "Đã ghi nhận",
+    "already_processed": "Trùng, đã xử lý trước đó",
+    "invalid_signature": "Sai chữ ký",
+    "not_found": "Không tìm thấy hoá đơn",
+    "amount_mismatch": "Sai số tiền",
+    "error": "Lỗi tạm thời, cổng gửi lại",
+    "unknown_account": "Tài khoản cổng không tồn tại",
+    "return_verified": "Đã xác thực",
+    "second_payment": "Nộp trùng lần hai",
+    # receipts
+    "receipt": "Biên lai",
+    # reconciliation
+    "matched": "Khớp",
+    "missing_here": "Cổng có, hệ thống chưa ghi nhận",
+    "missing_there": "Hệ thống có, tệp của cổng thiếu",
+    "status_mismatch": "Lệch trạng thái",
+}
+
+
+def status_vi(value: str | None) -> str:
+    """The Vietnamese word for a status or channel; an unknown value is shown as it is."""
+    if not value:
+        return ""
+    return STATUS_VI.get(value, value)

@@ -13,15 +13,17 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from app.deps import ContainerDep
 from app.errors import ProblemError
+from app.i18n import status_vi
 from app.services.reporting import dashboard as service
 from app.services.reporting import reports
+from app.services.reporting.payment_detail import payment_detail
 from app.text import format_vnd
 from app.vntime import VN_TZ
 
@@ -64,6 +66,7 @@ def _pct(value: float | None) -> str:
 
 _env.filters["local"] = _local
 _env.filters["pct"] = _pct
+_env.filters["vi"] = status_vi
 
 
 def _secure(request: Request) -> bool:
@@ -185,7 +188,31 @@ def _chart(rows: list[reports.ReportRow]) -> dict[str, Any]:
         "height": height,
         "bars": bars,
         "total": left + width + 70,
+        "narrow": _narrow_chart(rows),
     }
+
+
+def _narrow_chart(rows: list[reports.ReportRow]) -> dict[str, Any]:
+    """The same chart for a phone (shown below 640 px): each agency's name above its bar, 340 px wide."""
+    width, bar, row_height = 270, 14, 40
+    bars = []
+    for index, row in enumerate(rows):
+        rate = row.figures.online_rate or 0.0
+        target = float(row.target_rate) if row.target_rate is not None else None
+        top = 6 + index * row_height
+        bars.append(
+            {
+                "label": row.name if len(row.name) <= 44 else row.name[:43] + "…",
+                "label_y": top + 12,
+                "y": top + 18,
+                "text_y": top + 18 + bar - 3,
+                "width": round(rate * width, 1),
+                "rate": _pct(row.figures.online_rate),
+                "target_x": round(target * width, 1) if target is not None else None,
+                "ok": row.meets_target,
+            }
+        )
+    return {"width": width, "bar": bar, "height": 10 + len(rows) * row_height, "bars": bars, "total": 340}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -311,3 +338,16 @@ async def reconciliation_runs(container: ContainerDep, nonce: Session) -> Respon
     """Reconciliation runs: each gateway file compared with our records, with its counts."""
     runs = await service.reconciliation_runs(container)
     return _page("reconciliation.html", container, nonce, "reconciliation", runs=runs)
+
+
+@router.get("/payments/{payment_id}", response_class=HTMLResponse)
+async def payment_page(
+    payment_id: Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9_]+$")],
+    container: ContainerDep,
+    nonce: Session,
+) -> Response:
+    """One payment in full: items, attempts, callbacks, events with their webhook tries, receipts, refunds."""
+    detail = await payment_detail(container, payment_id)
+    status = 404 if detail is None else 200
+    context = {"detail": detail, "payment_id": payment_id, "status": status}
+    return _page("payment.html", container, nonce, "payments", **context)
