@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -43,6 +44,14 @@ def make_container(
     )
 
 
-async def close_container(container: Container) -> None:
+async def close_container(container: Container, *, grace_seconds: float = 10.0) -> None:
+    """Let background work started by requests (jobs) finish for a moment, then stop it: a job
+    stopped here is taken over by a worker once its lease ends, and starts again from the top."""
+    pending = set(container.background)
+    if pending:
+        _, unfinished = await asyncio.wait(pending, timeout=grace_seconds)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
     await container.http.aclose()
     await container.db.dispose()

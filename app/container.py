@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -30,3 +32,5 @@ class Container:
     # The migration head this code expects (readyz compares the database to it).
     expected_revision: str | None = None
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
+    # Work started by a request that outlives it (operator jobs); awaited or cancelled at shutdown.
+    background: set[asyncio.Task[Any]] = field(default_factory=set)

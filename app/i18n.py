@@ -109,6 +109,13 @@ STATUS_VI: dict[str, str] = {
     "second_payment": "Nộp trùng lần hai",
     # receipts
     "receipt": "Biên lai",
+    # jobs
+    "queued": "Đang chờ",
+    "running": "Đang chạy",
+    "agencies_import": "Nhập danh mục cơ quan",
+    "revenue_types_import": "Nhập danh mục nội dung kinh tế",
+    "reconciliation_file": "Đối soát tệp giao dịch",
+    "webhooks_redeliver": "Gửi lại webhook lỗi",
     # reconciliation
     "matched": "Khớp",
     "missing_here": "Cổng có, hệ thống chưa ghi nhận",

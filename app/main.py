@@ -25,6 +25,8 @@ from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
+from app.routes import include_routes
+from app.workers import start_in_process_workers
 
 log = logging.getLogger("paybridge")
 
@@ -96,8 +98,6 @@ def create_app(
         tasks: list[asyncio.Task[Any]] = []
         run_workers = settings.run_workers if start_workers is None else start_workers
         if run_workers:
-            from app.workers import start_in_process_workers
-
             tasks = start_in_process_workers(container)
         if tune_gc:
             tune_gc_for_serving()
@@ -126,8 +126,6 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
-    from app.routes import include_routes
-
     include_routes(app, settings)
     app.add_middleware(
         RequestContextMiddleware,

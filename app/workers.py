@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.bootstrap import close_container, make_container
 from app.container import Container
+from app.services.after_payment.refund_jobs import refund_duplicates_due, resolve_refunds_due
+from app.services.callbacks.resolver import resolve_due
+from app.services.notifications.webhooks import dispatch_due
+from app.services.operations import jobs as operator_jobs
+from app.services.payments.expiry import expire_due
+from app.services.payments.idempotency import purge_expired
 
 log = logging.getLogger("paybridge.workers")
 
@@ -26,20 +33,14 @@ class JobSpec:
 
 
 def job_specs() -> list[JobSpec]:
-    from app.services.callbacks.resolver import resolve_due
-    from app.services.notifications.webhooks import dispatch_due
-    from app.services.payments.expiry import expire_due
-    from app.services.payments.idempotency import purge_expired
-
     specs: list[JobSpec] = []
     specs.append(JobSpec("webhooks", dispatch_due, idle_seconds=1.0))
     specs.append(JobSpec("resolver", resolve_due, idle_seconds=2.0))
     specs.append(JobSpec("expiry", expire_due, idle_seconds=5.0))
     specs.append(JobSpec("idempotency_purge", purge_expired, idle_seconds=600.0))
-    from app.services.after_payment.refund_jobs import refund_duplicates_due, resolve_refunds_due
-
     specs.append(JobSpec("refund_resolver", resolve_refunds_due, idle_seconds=5.0))
     specs.append(JobSpec("duplicate_refunds", refund_duplicates_due, idle_seconds=30.0))
+    specs.append(JobSpec("operator_jobs", operator_jobs.run_due, idle_seconds=5.0))
     return specs
 
 
@@ -71,8 +72,6 @@ def start_in_process_workers(container: Container) -> list[asyncio.Task[Any]]:
 
 async def run_standalone(settings: Any, *, once: bool = False) -> None:
     """`python -m app worker`: the jobs without the HTTP server."""
-    from app.bootstrap import close_container, make_container
-
     container = make_container(settings)
     try:
         if once:

@@ -4,6 +4,7 @@ from app.models.base import Base
 from app.models.catalog import Agency, AgencyTarget, Bank, BeneficiaryAccount, RevenueType
 from app.models.clients import ApiKey, Client, ClientAgency
 from app.models.gateways import InboundCallback, ProviderAccount
+from app.models.jobs import Job
 from app.models.money import Receipt, ReceiptSeries, ReconciliationItem, ReconciliationRun, Refund
 from app.models.outbox import WebhookAttemptLog, WebhookDelivery
 from app.models.payments import Attempt, Event, IdempotencyRecord, Payment, PaymentItem
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "InboundCallback",
+    "Job",
     "Payment",
     "PaymentItem",
     "ProviderAccount",

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app.config import Settings
+from app.routes import (
+    admin,
+    admin_credits,
+    admin_jobs,
+    admin_reconciliation,
+    admin_webhooks,
+    callbacks,
+    catalog,
+    checkout,
+    dashboard,
+    events,
+    gateways,
+    health,
+    payments,
+    refunds,
+    reports,
+    sandbox,
+)
 
 
 def include_routes(app: FastAPI, settings: Settings) -> None:
-    from fastapi.staticfiles import StaticFiles
-
-    from app.routes import admin_credits, callbacks, checkout, gateways, health, payments
-
     # The hot routes first: a request is matched against the routers in order (the docs' order
     # comes from the tags, not from here).
     app.include_router(payments.router)
@@ -23,23 +38,14 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(checkout.router)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     if settings.sandbox:
-        from app.routes.sandbox import mount_simulators
-
-        mount_simulators(app, settings.public_base_url)
-    from app.routes import admin_webhooks, events
-
+        sandbox.mount_simulators(app, settings.public_base_url)
     app.include_router(events.router)
     app.include_router(admin_webhooks.router)
-    from app.routes import admin, catalog
-
     app.include_router(catalog.router)
     app.include_router(admin.router)
-    from app.routes import dashboard, reports
-
     app.include_router(reports.router)
     app.include_router(dashboard.router)
-    from app.routes import admin_reconciliation, refunds
-
     app.include_router(refunds.client_router)
     app.include_router(refunds.admin_router)
     app.include_router(admin_reconciliation.router)
+    app.include_router(admin_jobs.router)

@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep
 from app.models import AgencyTarget, ApiKey, BeneficiaryAccount
+from app.routes.admin_jobs import JOB_ACCEPTED, accepted
 from app.routes.catalog import AgencyList, AgencyOut, Cursor, Limit, RevenueTypeDetail, RevenueTypeOut
 from app.services.access import clients as client_service
 from app.services.catalogue import agencies as agency_service
 from app.services.catalogue import beneficiaries as beneficiary_service
 from app.services.catalogue import catalog as catalog_service
 from app.services.catalogue import imports
+from app.services.operations import jobs
 
 router = APIRouter(
     prefix="/admin/v1",
@@ -116,11 +118,21 @@ async def update_agency(code: AgencyCode, body: AgencyPatch, container: Containe
 
 
 @router.post(
-    "/agencies:import", response_model=ImportResult, openapi_extra=_IMPORT_BODY, responses=_IMPORT_422
+    "/agencies:import",
+    response_model=ImportResult,
+    openapi_extra=_IMPORT_BODY,
+    responses={**_IMPORT_422, **JOB_ACCEPTED},
 )
-async def import_agencies(request: Request, container: ContainerDep) -> ImportResult:
-    """Upsert agencies from CSV (code,name,level,parent_code) or JSON, all or nothing."""
-    rows = imports.parse_import_file(*await _upload(request))
+async def import_agencies(request: Request, container: ContainerDep) -> ImportResult | Response:
+    """Upsert agencies from CSV (code,name,level,parent_code) or JSON, all or nothing. With
+    `Prefer: respond-async`, or past 2,000 rows: `202` and a job to follow."""
+    body, content_type = await _upload(request)
+    rows = imports.parse_import_file(body, content_type)
+    if jobs.run_as_job(request.headers.get("prefer"), rows=len(rows)):
+        params = {"content_type": content_type, "rows": len(rows)}
+        return accepted(
+            await jobs.enqueue(container, jobs.JobKind.agencies_import, params=params, payload=body)
+        )
     return ImportResult(**await agency_service.import_agencies(container.db, rows))
 
 
@@ -281,12 +293,21 @@ async def put_revenue_type(
 
 
 @router.post(
-    "/revenue-types:import", response_model=ImportResult, openapi_extra=_IMPORT_BODY, responses=_IMPORT_422
+    "/revenue-types:import",
+    response_model=ImportResult,
+    openapi_extra=_IMPORT_BODY,
+    responses={**_IMPORT_422, **JOB_ACCEPTED},
 )
-async def import_revenue_types(request: Request, container: ContainerDep) -> ImportResult:
+async def import_revenue_types(request: Request, container: ContainerDep) -> ImportResult | Response:
     """Write revenue-type periods from CSV (code,group_code,name,kind,chapter,valid_from,valid_to)
-    or JSON, all or nothing; identical rows change nothing."""
-    rows = imports.parse_import_file(*await _upload(request))
+    or JSON, all or nothing; identical rows change nothing. With `Prefer: respond-async`, or past
+    2,000 rows: `202` and a job to follow."""
+    body, content_type = await _upload(request)
+    rows = imports.parse_import_file(body, content_type)
+    if jobs.run_as_job(request.headers.get("prefer"), rows=len(rows)):
+        params = {"content_type": content_type, "rows": len(rows)}
+        kind = jobs.JobKind.revenue_types_import
+        return accepted(await jobs.enqueue(container, kind, params=params, payload=body))
     return ImportResult(**await catalog_service.import_revenue_types(container.db, rows))
 
 

@@ -13,9 +13,11 @@ from starlette.datastructures import UploadFile
 
 from app.deps import AdminDep, ContainerDep
 from app.errors import ValidationFailed
+from app.routes.admin_jobs import JOB_ACCEPTED, accepted
 from app.routes.docs import problems
 from app.services.after_payment import reconciliation as service
 from app.services.after_payment.reconciliation_files import BUILT_IN
+from app.services.operations import jobs
 
 router = APIRouter(prefix="/admin/v1/reconciliations", tags=["admin"], dependencies=[AdminDep])
 
@@ -142,6 +144,7 @@ async def _upload(request: Request) -> service.Upload:
     openapi_extra=UPLOAD_BODY,
     responses={
         200: {"description": "This very file was imported before: its run, unchanged.", "model": RunDetail},
+        **JOB_ACCEPTED,
         **problems(
             {
                 **ADMIN_PROBLEMS,
@@ -154,8 +157,20 @@ async def _upload(request: Request) -> service.Upload:
     },
 )
 async def upload_file(request: Request, container: ContainerDep) -> Response:
-    """Match each row of a day's file by our reference or the gateway's id; a re-import changes nothing."""
-    run, created = await service.import_file(container, await _upload(request))
+    """Match each row of a day's file by our reference or the gateway's id; a re-import changes nothing.
+    With `Prefer: respond-async`, or a file over 512 KiB: `202` and a job to follow."""
+    upload = await _upload(request)
+    if jobs.run_as_job(request.headers.get("prefer"), size=len(upload.content)):
+        params = {
+            "provider": upload.provider,
+            "account_id": upload.account_id,
+            "day": upload.day.isoformat(),
+            "filename": upload.filename,
+            "mapping": upload.mapping,
+        }
+        kind = jobs.JobKind.reconciliation_file
+        return accepted(await jobs.enqueue(container, kind, params=params, payload=upload.content))
+    run, created = await service.import_file(container, upload)
     return Response(orjson.dumps(run), status_code=201 if created else 200, media_type="application/json")
 
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from app.deps import ContainerDep
 from app.errors import ProblemError
 from app.i18n import status_vi
+from app.services.operations import jobs as job_service
 from app.services.reporting import dashboard as service
 from app.services.reporting import reports
 from app.services.reporting.payment_detail import payment_detail
@@ -351,3 +352,12 @@ async def payment_page(
     status = 404 if detail is None else 200
     context = {"detail": detail, "payment_id": payment_id, "status": status}
     return _page("payment.html", container, nonce, "payments", **context)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+async def jobs_page(container: ContainerDep, nonce: Session) -> Response:
+    """Long work (imports, reconciliation files, bulk redelivery) with progress bars; the page
+    reloads itself every 2 s while one is still running."""
+    items = await job_service.list_jobs(container, limit=50)
+    running = any(job["status"] in ("queued", "running") for job in items)
+    return _page("jobs.html", container, nonce, "jobs", items=items, running=running)

@@ -31,6 +31,7 @@ from app.container import Container
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
 from app.models import Attempt, ProviderAccount, ReconciliationItem, ReconciliationRun
+from app.progress import Progress, no_progress
 from app.services.after_payment.reconciliation_files import FileRow, mapping_for, parse_file
 from app.vntime import VN_TZ
 
@@ -123,7 +124,9 @@ class Upload:
     mapping: dict[str, Any] | None = None
 
 
-async def import_file(container: Container, upload: Upload) -> tuple[dict[str, Any], bool]:
+async def import_file(
+    container: Container, upload: Upload, *, progress: Progress = no_progress
+) -> tuple[dict[str, Any], bool]:
     """Reconcile one file; returns the run and whether it is new (False: this file was imported before)."""
     digest = hashlib.sha256(upload.content).hexdigest()
     async with container.db.session() as session:
@@ -154,7 +157,7 @@ async def import_file(container: Container, upload: Upload) -> tuple[dict[str, A
             )
             session.add(run)
             await session.flush()  # the items reference it
-            run.counts = await _reconcile(session, run_id, upload, rows, now)
+            run.counts = await _reconcile(session, run_id, upload, rows, now, progress)
     except IntegrityError:
         async with container.db.session() as session:
             existing = await _existing(session, upload, digest)
@@ -176,8 +179,14 @@ async def _existing(session: AsyncSession, upload: Upload, digest: str) -> str |
 
 
 async def _reconcile(
-    session: AsyncSession, run_id: str, upload: Upload, rows: list[FileRow], now: datetime
+    session: AsyncSession,
+    run_id: str,
+    upload: Upload,
+    rows: list[FileRow],
+    now: datetime,
+    progress: Progress = no_progress,
 ) -> dict[str, int]:
+    await progress(0, len(rows))
     attempts = await _attempts(session, upload.account_id, rows)
     counts = dict.fromkeys(ITEM_STATUSES, 0)
     seen: set[str] = set()
@@ -193,6 +202,8 @@ async def _reconcile(
                 to_query.append(attempt.id)
         counts[verdict.status] += 1
         items.append(_item(run_id, row.key, verdict, row))
+        if len(items) % 500 == 0:
+            await progress(len(items), len(rows))
     start, end = day_bounds(upload.day)
     ours = await session.scalars(
         select(Attempt)
@@ -216,6 +227,7 @@ async def _reconcile(
             .values(next_check_at=now)
         )
     session.add_all(items)
+    await progress(len(rows), len(rows))
     return counts
 
 

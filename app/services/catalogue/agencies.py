@@ -19,6 +19,7 @@ from app.db import Database
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Agency, AgencyTarget
 from app.pagination import Page, decode_cursor, encode_cursor
+from app.progress import Progress, no_progress
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
 from app.text import fold
 
@@ -287,7 +288,9 @@ class _Node:
     level: str
 
 
-async def import_agencies(db: Database, rows: Sequence[ImportRow]) -> dict[str, int]:
+async def import_agencies(
+    db: Database, rows: Sequence[ImportRow], *, progress: Progress = no_progress
+) -> dict[str, int]:
     """Upsert agencies from a file, all or nothing: any bad row → 422 listing every bad line.
 
     Columns: code, name, level, parent_code (may name an agency earlier or later in the file).
@@ -333,7 +336,7 @@ async def import_agencies(db: Database, rows: Sequence[ImportRow]) -> dict[str, 
                 errors.append(RowError(line, "parent_code", "would create a cycle"))
         if errors:
             raise reject_import(errors)
-        return await _apply_import(session, wanted, nodes, final)
+        return await _apply_import(session, wanted, nodes, final, progress)
 
 
 def _has_cycle(code: str, parents: dict[str, str | None]) -> bool:
@@ -359,8 +362,11 @@ async def _apply_import(
     wanted: dict[str, tuple[int, str, str, str | None]],
     nodes: dict[str, _Node],
     final: dict[str, str | None],
+    progress: Progress,
 ) -> dict[str, int]:
     counts = {"created": 0, "updated": 0, "unchanged": 0}
+    total, done = len(wanted), 0
+    await progress(0, total)
     # A level at a time, parents first, so every parent has its id and final path when needed.
     by_depth: dict[int, list[str]] = {}
     for code in wanted:
@@ -385,6 +391,8 @@ async def _apply_import(
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
+            done += 1
+            await progress(done, total)
         await session.flush()
         for agency in created:
             nodes[agency.code] = _Node(agency.id, final[agency.code], agency.path, agency.name, agency.level)

@@ -24,6 +24,7 @@ from app.db import Database
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Agency, Bank, BeneficiaryAccount, RevenueType
 from app.pagination import Page, decode_cursor, encode_cursor
+from app.progress import Progress, no_progress
 from app.services.catalogue.agencies import ancestors, path_codes
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
 from app.text import fold
@@ -286,7 +287,9 @@ async def upsert_revenue_type(
     return row, changed, versions
 
 
-async def import_revenue_types(db: Database, rows: Sequence[ImportRow]) -> dict[str, int]:
+async def import_revenue_types(
+    db: Database, rows: Sequence[ImportRow], *, progress: Progress = no_progress
+) -> dict[str, int]:
     """Write many periods, all or nothing (422 lists every bad line); an identical row is a no-op.
 
     Columns: code, group_code, name, kind, chapter, valid_from, valid_to."""
@@ -327,8 +330,10 @@ async def import_revenue_types(db: Database, rows: Sequence[ImportRow]) -> dict[
             if errors:
                 raise reject_import(errors)
             fresh = await _timelines(session, {spec.code for spec, _ in plans})
-            for spec, replaced in plans:
+            await progress(0, len(plans))
+            for done, (spec, replaced) in enumerate(plans, start=1):
                 await _write(session, fresh[spec.code], spec, replaced)
+                await progress(done, len(plans))
             await session.flush()
     except IntegrityError as exc:
         raise Conflict("Revenue types were changed concurrently; retry the import.") from exc

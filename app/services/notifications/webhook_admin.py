@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.container import Container
 from app.errors import Conflict, NotFound
 from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
+from app.progress import Progress, no_progress
 from app.security import new_webhook_secret
 
 log = logging.getLogger("paybridge.webhooks")
@@ -158,3 +159,22 @@ async def rotate_webhook_secret(
         client.updated_at = now
     log.info("webhook secret rotated", extra={"client_id": client_id})
     return secret, expires
+
+
+async def redeliver_dead(
+    container: Container, *, client_id: str | None, progress: Progress = no_progress
+) -> int:
+    """Redeliver every dead delivery (of one client, or of all): after a portal's outage, one call
+    instead of one per event. Each is :func:`redeliver`; returns how many were made due."""
+    query = select(WebhookDelivery.event_id).where(WebhookDelivery.status == "dead")
+    async with container.db.session() as session:
+        if client_id is not None:
+            if await session.get(Client, client_id) is None:
+                raise ClientNotFound(f"No client {client_id}.")
+            query = query.where(WebhookDelivery.client_id == client_id)
+        event_ids = list(await session.scalars(query.order_by(WebhookDelivery.id)))
+    await progress(0, len(event_ids))
+    for done, event_id in enumerate(event_ids, start=1):
+        await redeliver(container, event_id)
+        await progress(done, len(event_ids))
+    return len(event_ids)
