@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     In production a missing or weak secret stops the start with a message naming the setting.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PAYBRIDGE_", env_file=None, extra="ignore")
+    # Errors never echo the input: it holds the database URL (a password) and the secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="PAYBRIDGE_", env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     env: Environment = Environment.development
     # The operator's PostgreSQL (postgresql://user:password@host:5432/db). Empty: the command line

@@ -1,6 +1,6 @@
 """A real HTTP server for browser tests: uvicorn in a background thread on 127.0.0.1, a free port.
 
-    settings = Settings(database_url=migrated_sqlite_url(tmp_path), ...)
+    settings = Settings(database_url=db_url, ...)   # the `db_url` fixture, or conftest.create_database
     with live_server(create_app(settings, start_workers=False)) as base_url:
         page.goto(base_url + "/checkout/...")
 
@@ -11,7 +11,6 @@ on the same URL. Also :func:`chromium_or_skip`: where the browser lives, and wha
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import threading
@@ -23,10 +22,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
-from app.db import Database
-from app.migrate import upgrade
-from app.services.seed import load_reference_catalogues
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,23 +39,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def migrated_sqlite_url(directory: Path, *, seed: bool = True) -> str:
-    """A fresh SQLite file migrated to head (and seeded with the reference catalogues)."""
-    url = f"sqlite+aiosqlite:///{directory / 'live.db'}"
-    upgrade(url)
-    if seed:
-
-        async def _seed() -> None:
-            db = Database(url)
-            try:
-                await load_reference_catalogues(db)
-            finally:
-                await db.dispose()
-
-        asyncio.run(_seed())
-    return url
 
 
 @contextmanager
