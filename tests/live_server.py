@@ -42,9 +42,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def live_server(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> Iterator[str]:
-    """Serve ``app`` (lifespan included) until the block ends; yields ``http://host:port``."""
-    port = free_port(host)
+def live_server(
+    app: Any, *, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 15.0
+) -> Iterator[str]:
+    """Serve ``app`` (lifespan included) until the block ends; yields ``http://host:port``
+    (``port``: a free one unless given, e.g. one the app's public base URL already names)."""
+    port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
