@@ -1,22 +1,58 @@
-"""Command line: ``python -m app {migrate,serve,worker,seed-demo}``."""
+"""Command line: ``python -m app {migrate,serve,worker,seed-demo,rotate-secrets}``.
+
+Every command works on ``PAYBRIDGE_DATABASE_URL``; when it is unset (development only) the command
+starts the embedded PostgreSQL under ``PAYBRIDGE_DATA_DIR`` (``.paybridge/pgdata``) and stops it
+when it ends, unless another paybridge process still uses it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from app.config import Settings
+from app.db import DatabaseNotConfigured
+from app.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from app.logging import configure_logging
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with a database: the operator's, or the embedded one started for this command."""
+    if settings.database_url:
+        yield settings
+        return
+    server = EmbeddedPostgres(settings.data_dir / "pgdata")
+    running = server.is_running()
+    url = server.start()
+    where = f"{server.data_dir} (socket in {server.socket_dir})"
+    _say(f"embedded PostgreSQL {'in use' if running else 'started'}: {where}")
+    # Processes this one starts (uvicorn's workers, `app.main:app`) read their settings anew.
+    os.environ["PAYBRIDGE_DATABASE_URL"] = url
+    try:
+        yield settings.model_copy(update={"database_url": url})
+    finally:
+        if server.stop():
+            _say("embedded PostgreSQL stopped")
+
+
+def _say(message: str) -> None:
+    print(f"paybridge: {message}", file=sys.stderr, flush=True)
+
+
 def _migrate(settings: Settings) -> None:
-    from app.migrate import upgrade
+    from app.migrate import current_revision, upgrade
     from app.services.catalogue.seed import seed_catalogues
 
     upgrade(settings.database_url)
-    counts = asyncio.run(seed_catalogues(settings))
-    print(f"database at head; catalogues: {counts}")
+    status = asyncio.run(seed_catalogues(settings))
+    print(f"database at head ({current_revision(settings.database_url)}); {status.describe()}")
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -51,27 +87,58 @@ def _worker(settings: Settings, once: bool) -> None:
             runner.run(run_standalone(settings, once=once))
 
 
-def _seed_demo(settings: Settings, base_url: str | None) -> None:
+def _read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value pairs of a file :func:`_write_env_file` wrote (``export`` lines)."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("#") or not line:
+            continue
+        for word in line.removeprefix("export ").split():
+            name, sep, value = word.partition("=")
+            if sep:
+                values[name] = value
+    return values
+
+
+def _write_env_file(path: Path, values: dict[str, str]) -> None:
+    """Secrets of the local demo, readable by this user only (mode 600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("# paybridge demo (make run): the base URL, the operator token and the demo API key.\n")
+        handle.write("# Load them into a shell with:  . " + str(path) + "\n")
+        handle.write("export " + " ".join(f"{name}={value}" for name, value in values.items()) + "\n")
+    path.chmod(0o600)
+
+
+def _seed_demo(settings: Settings, env_file: Path | None) -> None:
     from app.services.catalogue.seed import seed_demo
 
-    demo = asyncio.run(seed_demo(settings))
-    base = (base_url or settings.public_base_url).rstrip("/")
+    kept = _read_env_file(env_file) if env_file else {}
+    admin = settings.admin_token.get_secret_value() or kept.get("ADMIN") or secrets.token_urlsafe(32)
+    demo = asyncio.run(seed_demo(settings, api_key=kept.get("KEY")))
+    base = settings.public_base_url
+    exports = {"BASE": base, "ADMIN": admin, "KEY": demo.api_key}
+    if env_file:
+        token_state = "already present" if kept.get("ADMIN") == admin else "created"
+        _write_env_file(env_file, exports)
     print("")
-    print("paybridge demo is ready (sandbox gateway, SQLite).")
-    print(f"  agency:        {demo['agency_code']}")
-    print(f"  client:        {demo['client_id']}")
-    print(f"  demo API key:  {demo['api_key']}")
-    print(f"  checkout link: {base}{demo['checkout_path']}")
+    print("paybridge demo (sandbox gateway):")
+    for what, state in demo.steps:
+        print(f"  {what + ':':<28} {state}")
+    if env_file:
+        print(f"  {'operator token:':<28} {token_state} (kept in {env_file}, mode 600)")
+    print("")
+    print(f"  agency:        {demo.agency_code}")
+    print(f"  client:        {demo.client_id}")
+    print(f"  checkout link: {demo.checkout_url}")
     print(f"  API docs:      {base}/docs")
     print("")
-    print("Create a payment:")
-    print(
-        f"  curl -s -X POST {base}/v1/payments -H 'Authorization: Bearer {demo['api_key']}' "
-        "-H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' "
-        '-d \'{"agency_code": "' + demo["agency_code"] + '", "dossier_code": "DEMO-0002", '
-        '"payer": {"name": "Nguyen Van A"}, '
-        '"items": [{"revenue_type_code": "2771", "amount": 50000}]}\''
-    )
+    print("In another shell, for the README's curl lines:")
+    print("  export " + " ".join(f"{name}={value}" for name, value in exports.items()))
     print("")
 
 
@@ -95,8 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     worker = sub.add_parser("worker", help="run the background jobs without the HTTP server")
     worker.add_argument("--once", action="store_true", help="run every job once and exit")
-    demo = sub.add_parser("seed-demo", help="create a demo agency, client and sandbox account")
-    demo.add_argument("--base-url", default=None)
+    demo = sub.add_parser(
+        "seed-demo",
+        help="create (or find) a demo agency, client, sandbox account and payment; safe to run again",
+    )
+    demo.add_argument(
+        "--env-file",
+        type=Path,
+        default=None,
+        help="keep BASE, ADMIN (operator token) and KEY (demo API key) in this file (mode 600) "
+        "and reuse them on the next run",
+    )
     sub.add_parser(
         "rotate-secrets",
         help="re-encrypt stored credentials under PAYBRIDGE_SECRET_KEY (old keys: PAYBRIDGE_OLD_SECRET_KEYS)",
@@ -109,16 +185,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paybridge: cannot start: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    if args.command == "migrate":
-        _migrate(settings)
-    elif args.command == "serve":
-        _serve(settings, args.host, args.port, args.workers)
-    elif args.command == "worker":
-        _worker(settings, args.once)
-    elif args.command == "seed-demo":
-        _seed_demo(settings, args.base_url)
-    elif args.command == "rotate-secrets":
-        _rotate_secrets(settings)
+    try:
+        with _database(settings) as settings:
+            if args.command == "migrate":
+                _migrate(settings)
+            elif args.command == "serve":
+                _serve(settings, args.host, args.port, args.workers)
+            elif args.command == "worker":
+                _worker(settings, args.once)
+            elif args.command == "seed-demo":
+                _seed_demo(settings, args.env_file)
+            elif args.command == "rotate-secrets":
+                _rotate_secrets(settings)
+    except (EmbeddedPostgresError, DatabaseNotConfigured) as exc:
+        print(f"paybridge: cannot start: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: the server has drained and the database is stopped
+        return 130
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from enum import StrEnum
+from pathlib import Path
 from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -23,10 +24,18 @@ class Settings(BaseSettings):
     In production a missing or weak secret stops the start with a message naming the setting.
     """
 
-    model_config = SettingsConfigDict(env_prefix="PAYBRIDGE_", env_file=None, extra="ignore")
+    # Errors never echo the input: it holds the database URL (a password) and the secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="PAYBRIDGE_", env_file=None, extra="ignore", hide_input_in_errors=True
+    )
 
     env: Environment = Environment.development
-    database_url: str = "sqlite+aiosqlite:///./paybridge.db"
+    # The operator's PostgreSQL (postgresql://user:password@host:5432/db). Empty: the command line
+    # starts the embedded PostgreSQL under `data_dir` (development only; production requires it).
+    database_url: str = ""
+    # Local state of a development checkout: the embedded PostgreSQL's data (`pgdata`), the demo
+    # API key and the operator token of `make run` (`demo.env`). Relative to the working directory.
+    data_dir: Path = Path(".paybridge")
     admin_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     # Older keys still able to decrypt stored credentials while they are re-encrypted (rotation).
@@ -57,19 +66,33 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
-        # Accept the plain URLs operators paste and pick the async driver for them.
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
-        elif value.startswith("sqlite:///"):
-            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
-        return value
+    def _postgresql_only(cls, value: str) -> str:
+        """PostgreSQL is the only engine: accept the plain URLs operators paste and pick the
+        async driver for them; refuse anything else, naming only the scheme (never the URL,
+        which may hold a password)."""
+        value = value.strip()
+        if not value:
+            return value
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("PAYBRIDGE_DATABASE_URL must be a URL such as postgresql://user@host:5432/db")
+        if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
+            return "postgresql+asyncpg://" + rest
+        raise ValueError(
+            f"paybridge runs on PostgreSQL only: PAYBRIDGE_DATABASE_URL must start with postgresql:// "
+            f"(got {scheme}://); leave it unset in development to use the embedded PostgreSQL"
+        )
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Self:
         if self.env is not Environment.production:
             return self
         problems: list[str] = []
+        if not self.database_url:
+            problems.append(
+                "PAYBRIDGE_DATABASE_URL must point at your PostgreSQL server "
+                "(the embedded PostgreSQL is for development only)"
+            )
         key = self.secret_key.get_secret_value()
         if key == DEV_SECRET_KEY or len(key) < 32:
             problems.append("PAYBRIDGE_SECRET_KEY must be set to a random value of at least 32 characters")
@@ -85,10 +108,6 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
     @property
     def is_development(self) -> bool:

@@ -1,4 +1,5 @@
-"""Engine and sessions. Services own transactions through :meth:`Database.transaction`."""
+"""Engine and sessions on PostgreSQL (the only engine). Services own transactions through
+:meth:`Database.transaction`."""
 
 from __future__ import annotations
 
@@ -16,19 +17,28 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 _TOUCHED = "paybridge.touched"
 
 
+class DatabaseNotConfigured(RuntimeError):
+    """No database URL: neither set by the operator nor provided by the embedded server."""
+
+
 class Database:
     """One engine and its session factory; created in the app's lifespan, never at import."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        if not url:
+            raise DatabaseNotConfigured(
+                "no database: set PAYBRIDGE_DATABASE_URL, or start paybridge with `python -m app "
+                "serve|worker|migrate`, which starts the embedded PostgreSQL when it is unset"
+            )
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": False}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
-        else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            _configure_sqlite(self.engine)
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=False,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+        )
         # A Session subclass of our own, so the change hooks below see only this database's sessions.
         self._session_class: type[Session] = type("DatabaseSession", (Session,), {})
         self._watchers: list[tuple[tuple[type[Any], ...], Callable[[], None]]] = []
@@ -36,23 +46,21 @@ class Database:
             self.engine, expire_on_commit=False, autoflush=False, sync_session_class=self._session_class
         )
         _track_writes(self._session_class, self._watchers)
-        # Reads on PostgreSQL run in autocommit: no BEGIN/ROLLBACK round trips. Each statement
-        # still sees one committed snapshot, exactly as under READ COMMITTED inside a transaction.
-        self._reader = self.sessionmaker
-        if not self.is_sqlite:
-            self._reader = async_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-                autoflush=False,
-                sync_session_class=self._session_class,
-            )
+        # Reads run in autocommit: no BEGIN/ROLLBACK round trips. Each statement still sees one
+        # committed snapshot, exactly as under READ COMMITTED inside a transaction.
+        self._reader = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            autoflush=False,
+            sync_session_class=self._session_class,
+        )
         self._pool_size = pool_size
         self._raw_pool: asyncpg.Pool | None = None
         self._raw_lock = asyncio.Lock()
 
-    async def raw(self) -> asyncpg.Pool | None:
-        """PostgreSQL only (None on SQLite): a plain asyncpg pool beside the ORM's, for the hot
-        paths (create, callback, read) that do their work in one or two hand-written statements.
+    async def raw(self) -> asyncpg.Pool:
+        """A plain asyncpg pool beside the ORM's, for the hot paths (create, callback, read)
+        that do their work in one or two hand-written statements.
         JSON and JSONB come back decoded (orjson), timestamps as aware UTC datetimes, exactly as
         through the ORM. Created on first use, closed by :meth:`dispose`.
 
@@ -60,8 +68,9 @@ class Database:
         (asyncpg's default reset is one more round trip per use): code on this pool must not
         change session state (SET, LISTEN, session-level advisory locks; the transaction-level
         ``pg_advisory_xact_lock`` is fine)."""
-        if self._raw_pool is not None or not self.is_postgres:
-            return self._raw_pool
+        pool = self._raw_pool
+        if pool is not None:
+            return pool
         async with self._raw_lock:
             if self._raw_pool is None:
                 url = make_url(self.url).set(drivername="postgresql")
@@ -72,15 +81,8 @@ class Database:
                     init=_init_raw_connection,
                     reset=_keep_session,
                 )
-        return self._raw_pool
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
+            pool = self._raw_pool
+        return pool
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -90,9 +92,8 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only: autocommit on PostgreSQL (READ COMMITTED, statement by
-        statement), a lazily opened transaction rolled back at the end on SQLite. Write in
-        :meth:`transaction`, never here."""
+        """A session for reads only: autocommit (READ COMMITTED, statement by statement). Write
+        in :meth:`transaction`, never here."""
         async with self._reader() as session:
             yield session
 
@@ -147,22 +148,3 @@ def _track_writes(
         for models, callback in watchers:
             if any(issubclass(cls, models) for cls in touched):
                 callback()
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so that concurrent writers queue
-    on the write lock instead of failing with SQLITE_BUSY when a read transaction upgrades."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")

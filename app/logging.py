@@ -94,5 +94,5 @@ def configure_logging(level: str = "INFO") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     # Driver loggers print SQL parameters (payer data) at DEBUG: never below WARNING.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins", "aiosqlite", "asyncpg"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

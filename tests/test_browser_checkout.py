@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import create_database
+
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.browser
 
@@ -30,7 +32,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_demo(tmp_path: Path) -> Iterator[dict[str, str]]:
+def demo_db_url(pg_server: str) -> str:
+    return create_database(pg_server, migrate=False)
+
+
+@pytest.fixture
+def live_demo(tmp_path: Path, demo_db_url: str) -> Iterator[dict[str, str]]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail(f"{CHROMIUM} is required in CI (apt-get install chromium)")
@@ -39,7 +46,7 @@ def live_demo(tmp_path: Path) -> Iterator[dict[str, str]]:
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "PAYBRIDGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/demo.db",
+        "PAYBRIDGE_DATABASE_URL": demo_db_url,
         "PAYBRIDGE_SANDBOX": "true",
         "PAYBRIDGE_PUBLIC_BASE_URL": base,
         "PAYBRIDGE_LOG_LEVEL": "WARNING",
@@ -49,7 +56,7 @@ def live_demo(tmp_path: Path) -> Iterator[dict[str, str]]:
     seeded = subprocess.run(
         [*run, "seed-demo"], env=env, check=True, capture_output=True, text=True, timeout=120
     )
-    key = re.search(r"demo API key:\s+(\S+)", seeded.stdout)
+    key = re.search(r"^  export BASE=\S+ ADMIN=\S+ KEY=(\S+)$", seeded.stdout, re.MULTILINE)
     link = re.search(r"checkout link:\s+(\S+)", seeded.stdout)
     assert key and link, seeded.stdout
     log = (tmp_path / "server.log").open("wb")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
 from app.models import Base
+from tests.conftest import create_database
 
 
 async def test_unknown_path_is_problem_json_404(client: httpx.AsyncClient) -> None:
@@ -47,10 +48,15 @@ async def test_readyz_ok_when_migrated(client: httpx.AsyncClient) -> None:
     assert r.json()["status"] == "ready"
 
 
-async def test_readyz_503_on_unmigrated_database(tmp_path: object) -> None:
+@pytest.fixture
+def empty_db_url(pg_server: str) -> str:
+    return create_database(pg_server, migrate=False)
+
+
+async def test_readyz_503_on_unmigrated_database(empty_db_url: str) -> None:
     from app.main import create_app
 
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/empty.db", run_workers=False)
+    settings = Settings(database_url=empty_db_url, run_workers=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -105,11 +111,26 @@ def test_production_refuses_weak_secrets() -> None:
         Settings(env="production", public_base_url="https://pay.example.gov.vn")
     ok = Settings(
         env="production",
+        database_url="postgresql://paybridge:pw@db.internal:5432/paybridge",
         secret_key="x" * 40,
         admin_token="y" * 30,
         public_base_url="https://pay.example.gov.vn",
     )
     assert ok.env == "production"
+    assert ok.database_url == "postgresql+asyncpg://paybridge:pw@db.internal:5432/paybridge"
+
+
+def test_production_requires_a_postgresql_url() -> None:
+    with pytest.raises(ValueError, match="PAYBRIDGE_DATABASE_URL must point at your PostgreSQL server"):
+        Settings(env="production", secret_key="x" * 40, public_base_url="https://pay.example.gov.vn")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///./paybridge.db", "mysql://u:secret@db/x", "paybridge.db"])
+def test_only_postgresql_urls_are_accepted_and_the_url_is_not_echoed(url: str) -> None:
+    with pytest.raises(ValueError, match="PAYBRIDGE_DATABASE_URL") as failure:
+        Settings(database_url=url)
+    assert "secret" not in str(failure.value)
+    assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
 
 
 def test_cli_refuses_to_start_in_production_with_default_secret(tmp_path: object) -> None:
@@ -119,6 +140,7 @@ def test_cli_refuses_to_start_in_production_with_default_secret(tmp_path: object
     )
     assert proc.returncode == 2
     assert "PAYBRIDGE_SECRET_KEY" in proc.stderr
+    assert "PAYBRIDGE_DATABASE_URL must point at your PostgreSQL server" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

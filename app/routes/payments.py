@@ -106,17 +106,12 @@ async def get_payment(payment_id: str, principal: CurrentClient, request: Reques
     """One payment with its line items and attempts."""
     container = container_of(request)  # no dependency to solve on a hot route
     # Serialised once with orjson (the resource already has PaymentOut's shape; see the schema).
-    pool = await container.db.raw()
-    if pool is None:
-        resource = await service.get_payment(container, principal, payment_id)
-    else:
-        # PostgreSQL: one statement on the raw pool (same rendering code, same bytes).
-        found = await payment_reads.visible_resource(
-            pool, payment_id, container.settings.public_base_url, principal.covers
-        )
-        if found is None:
-            raise NotFound("No such payment.")
-        resource = found
+    # One statement on the raw pool (same rendering code, same bytes as the ORM path).
+    resource = await payment_reads.visible_resource(
+        await container.db.raw(), payment_id, container.settings.public_base_url, principal.covers
+    )
+    if resource is None:
+        raise NotFound("No such payment.")
     return Response(orjson.dumps(resource), media_type="application/json")
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -193,8 +192,7 @@ async def _series_id(container: Container, session: AsyncSession, agency_id: int
         "next_number": 1,
         "created_at": container.clock(),
     }
-    insert = pg_insert if container.db.is_postgres else sqlite_insert
-    await session.execute(insert(ReceiptSeries).values(**values).on_conflict_do_nothing())
+    await session.execute(pg_insert(ReceiptSeries).values(**values).on_conflict_do_nothing())
     series_id = await session.scalar(
         select(ReceiptSeries.id).where(
             ReceiptSeries.agency_id == agency_id,
@@ -254,9 +252,13 @@ async def _issue(container: Container, payment_id: str) -> None:
     """Issue the receipts a paid payment still lacks, in one transaction."""
     now = container.clock()
     async with container.db.transaction() as session:
-        stmt = select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-        if container.db.is_postgres:
-            stmt = stmt.with_for_update()  # one issuer per payment; others then find the receipts
+        # One issuer per payment (the row lock); others then find the receipts.
+        stmt = (
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .execution_options(populate_existing=True)
+            .with_for_update()
+        )
         payment = (await session.execute(stmt)).scalar_one()
         agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
         attempt = (

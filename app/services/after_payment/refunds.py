@@ -122,8 +122,7 @@ async def _resource(container: Container, refund_id: str) -> dict[str, Any]:
 
 async def _lock_payment(session: AsyncSession, container: Container, payment_id: str) -> Payment:
     stmt = select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-    if container.db.is_postgres:
-        stmt = stmt.with_for_update()
+    stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one()
 
 

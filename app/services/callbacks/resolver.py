@@ -55,9 +55,7 @@ async def _claim(container: Container, now: datetime) -> list[str]:
             .where(Attempt.status.in_(("pending", "unknown")), Attempt.next_check_at <= now)
             .order_by(Attempt.next_check_at)
             .limit(BATCH)
-        )
-        if container.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
+        ).with_for_update(skip_locked=True)
         ids = list((await session.scalars(stmt)).all())
         if ids:
             await session.execute(

@@ -121,9 +121,7 @@ async def redeliver(container: Container, event_id: str) -> DeliveryView:
         webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == event.client_id))
         if not webhook_url:
             raise NoWebhookUrl("Set the client's webhook_url first; the event stays on the event feed.")
-        query = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
-        if container.db.is_postgres:
-            query = query.with_for_update()
+        query = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id).with_for_update()
         delivery = await session.scalar(query)
         if delivery is None:
             delivery = WebhookDelivery(
@@ -149,7 +147,7 @@ async def rotate_webhook_secret(
     now = container.clock()
     secret = new_webhook_secret()
     async with container.db.transaction() as session:
-        client = await session.get(Client, client_id, with_for_update=container.db.is_postgres)
+        client = await session.get(Client, client_id, with_for_update=True)
         if client is None:
             raise ClientNotFound(f"No client {client_id}.")
         expires = now + grace if grace > timedelta(0) else None

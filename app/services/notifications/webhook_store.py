@@ -8,10 +8,7 @@ client; a settlement is the attempt-log ``INSERT`` and the compare-and-set ``UPD
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -106,7 +103,7 @@ async def lease_due(db: Database, now: datetime, leased_until: datetime, limit: 
         async with pool.acquire() as conn:
             records = await conn.fetch(_PG_LEASE, now, limit, leased_until)
         return [DueRow(*record) for record in records]
-    async with _write_turn(db), db.transaction() as session:
+    async with db.transaction() as session:
         ids = list(
             (
                 await session.scalars(
@@ -173,7 +170,7 @@ async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
             )
         return {record[0] for record in records}
     settled: set[int] = set()
-    async with _write_turn(db), db.transaction() as session:
+    async with db.transaction() as session:
         session.add_all(
             [
                 WebhookAttemptLog(
@@ -214,14 +211,3 @@ async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
             )
             settled.update(ids.all())
     return settled
-
-
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def _write_turn(db: Database) -> AbstractAsyncContextManager[object]:
-    """On SQLite (one writer at a time) queue this process's writes in memory: concurrent
-    ``BEGIN IMMEDIATE`` would otherwise wait in SQLite's sleeping busy handler."""
-    if not db.is_sqlite:
-        return nullcontext()
-    return _SQLITE_WRITERS.setdefault(db, asyncio.Lock())

@@ -37,14 +37,14 @@ async def rotate_secrets(db: Database, vault: Vault) -> RotationReport:
         client_ids = list((await session.scalars(select(Client.id).order_by(Client.id))).all())
     for account_id in account_ids:
         async with db.transaction() as session:
-            row = await session.get(ProviderAccount, account_id, with_for_update=db.is_postgres)
+            row = await session.get(ProviderAccount, account_id, with_for_update=True)
             if row is None:
                 continue
             row.credentials_enc = _rotate(vault, row.credentials_enc, f"provider account {account_id}")
             accounts += 1
     for client_id in client_ids:
         async with db.transaction() as session:
-            client = await session.get(Client, client_id, with_for_update=db.is_postgres)
+            client = await session.get(Client, client_id, with_for_update=True)
             if client is None:
                 continue
             client.webhook_secret_enc = _rotate(vault, client.webhook_secret_enc, f"client {client_id}")
