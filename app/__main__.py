@@ -48,7 +48,7 @@ def _say(message: str) -> None:
 
 def _migrate(settings: Settings) -> None:
     from app.migrate import current_revision, upgrade
-    from app.services.catalogue.seed import seed_catalogues
+    from app.services.operations.seed import seed_catalogues
 
     upgrade(settings.database_url)
     status = asyncio.run(seed_catalogues(settings))
@@ -115,7 +115,7 @@ def _write_env_file(path: Path, values: dict[str, str]) -> None:
 
 
 def _seed_demo(settings: Settings, env_file: Path | None) -> None:
-    from app.services.catalogue.seed import seed_demo
+    from app.services.operations.seed import seed_demo
 
     kept = _read_env_file(env_file) if env_file else {}
     admin = settings.admin_token.get_secret_value() or kept.get("ADMIN") or secrets.token_urlsafe(32)

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from app.config import Settings  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.services.catalogue.seed import load_reference_catalogues  # noqa: E402
+from app.services.operations.seed import load_reference_catalogues  # noqa: E402
 from app.services.reporting import reports  # noqa: E402
 
 DB_NAME = "paybridge_bench_reports"

@@ -35,7 +35,7 @@ from app.embedded_pg import THROWAWAY_SETTINGS, EmbeddedPostgres
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
-from app.services.catalogue.seed import load_reference_catalogues
+from app.services.operations.seed import load_reference_catalogues
 from tests.support import Clock, RoutingTransport
 
 PG_URL_ENV = "PAYBRIDGE_TEST_DATABASE_URL"

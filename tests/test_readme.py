@@ -20,7 +20,7 @@ import pytest
 
 from app.config import Settings
 from app.main import create_app
-from app.services.catalogue.seed import seed_demo
+from app.services.operations.seed import seed_demo
 from tests.conftest import ADMIN_TOKEN
 from tests.live_server import free_port, live_server
 

@@ -264,7 +264,7 @@ async def test_import_refuses_unreadable_files(client: httpx.AsyncClient, admin_
 
 
 async def test_seed_loader_is_idempotent(app: FastAPI, client: httpx.AsyncClient, key: H) -> None:
-    from app.services.catalogue.seed import load_reference_catalogues
+    from app.services.operations.seed import load_reference_catalogues
 
     assert await load_reference_catalogues(app.state.container.db) == {"banks": 0, "revenue_types": 0}
     assert len(await search(client, key, limit="500")) == 32

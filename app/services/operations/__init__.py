@@ -1,1 +1,1 @@
-"""Operations: readiness and secret rotation."""
+"""Operations: readiness, secret rotation, jobs, and the reference catalogues and demo seed."""
