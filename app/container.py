@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar, cast
 
 import httpx
 
@@ -13,6 +14,8 @@ from app.db import Database
 from app.metrics import Metrics
 from app.ratelimit import FailedAuthLimiter
 from app.security import Vault
+
+C = TypeVar("C")
 
 
 def system_clock() -> datetime:
@@ -30,3 +33,14 @@ class Container:
     # The migration head this code expects (readyz compares the database to it).
     expected_revision: str | None = None
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
+    # In-process caches of this app, by name (never module globals): see :meth:`cache`.
+    _caches: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def cache(self, name: str, make: Callable[[], C]) -> C:
+        """The app's cache called ``name``, made by ``make`` on first use. The service that owns
+        a cache names it and makes it (services/auth.py: API keys; services/catalog_cache.py:
+        catalogue rows), so each app (and each test's app) has its own, dropped with it."""
+        found = self._caches.get(name)
+        if found is None:
+            found = self._caches[name] = make()
+        return cast(C, found)
