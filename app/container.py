@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -15,6 +15,8 @@ from app.db import Database
 from app.metrics import Metrics
 from app.ratelimit import FailedAuthLimiter
 from app.security import Vault
+
+C = TypeVar("C")
 
 
 def system_clock() -> datetime:
@@ -34,3 +36,14 @@ class Container:
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
     # Work started by a request that outlives it (operator jobs); awaited or cancelled at shutdown.
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # In-process caches of this app, by name (never module globals): see :meth:`cache`.
+    _caches: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def cache(self, name: str, make: Callable[[], C]) -> C:
+        """The app's cache called ``name``, made by ``make`` on first use. The service that owns
+        a cache names it and makes it (services/access/auth.py: API keys; services/catalogue/cache.py:
+        catalogue rows), so each app (and each test's app) has its own, dropped with it."""
+        found = self._caches.get(name)
+        if found is None:
+            found = self._caches[name] = make()
+        return cast(C, found)

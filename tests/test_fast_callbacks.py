@@ -1,7 +1,6 @@
 """The two-statement callback path (``fast_callbacks``, PostgreSQL) against the ORM path: the same
 rows, event and outbox row after a success; a replay changes nothing; races fall back to the ORM
-path and end as it would; a changed account is never verified with stale credentials. On SQLite
-the fast path is absent and the same behaviour is asserted of the ORM path."""
+path and end as it would; a changed account is never verified with stale credentials."""
 
 from __future__ import annotations
 

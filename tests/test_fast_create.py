@@ -1,9 +1,9 @@
 """The one-statement create (app/services/fast_create.py) against the general path.
 
-On PostgreSQL the common case takes the fast path; these tests prove that it writes the same rows
+The common case takes the fast path; these tests prove that it writes the same rows
 and answers the same bytes as the general path, and that everything uncommon (replays, reused
 keys, duplicate bills, a catalogue changed behind the cache's back) is still answered by the
-general path. On SQLite the fast path is absent and the same behaviour is checked there.
+general path.
 """
 
 from __future__ import annotations

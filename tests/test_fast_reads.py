@@ -1,7 +1,6 @@
 """The payment resource read in one statement (``payment_reads``, PostgreSQL) against the ORM
 implementation it replaces: same bytes for every shape of payment, same scope check, and inside a
-transaction the same view of that transaction's uncommitted writes. On SQLite the fast path is
-absent and the same assertions hold for the ORM path."""
+transaction the same view of that transaction's uncommitted writes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The dispatcher's throughput path: claim-ahead pipelining, the raw PostgreSQL statements (run
-when PAYBRIDGE_TEST_DATABASE_URL is set) and their SQLite twins, the per-host guard verdict."""
+"""The dispatcher's throughput path: claim-ahead pipelining, the raw PostgreSQL statements, the
+per-host guard verdict."""
 
 from __future__ import annotations
 

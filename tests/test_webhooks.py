@@ -424,7 +424,7 @@ async def test_killed_after_claiming_is_retried_after_the_lease(
 async def test_two_dispatchers_deliver_each_event_once(
     settings: Settings, outbound: RoutingTransport, clock: Clock
 ) -> None:
-    """Two worker processes at once: SKIP LOCKED on PostgreSQL, the single writer on SQLite."""
+    """Two worker processes at once: SKIP LOCKED shares the due rows between them."""
     portal = Receiver(200, delay=0.005)
     outbound.handle(PORTAL, portal)
     async with another_app(settings, outbound, clock) as one, another_app(settings, outbound, clock) as two:

@@ -10,7 +10,6 @@ Unknown keys are never cached: they always reach the database (and count against
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,15 +48,13 @@ class _KnownKey:
     principal: Principal
 
 
-_CACHES: weakref.WeakKeyDictionary[Database, TtlCache[_KnownKey | None]] = weakref.WeakKeyDictionary()
+def _key_cache(container: Container) -> TtlCache[_KnownKey | None]:
+    def make() -> TtlCache[_KnownKey | None]:
+        cache: TtlCache[_KnownKey | None] = TtlCache(CACHE_TTL_SECONDS, CACHE_MAX_ENTRIES)
+        container.db.on_commit_touching((Client, ApiKey, ClientAgency, Agency), cache.clear)
+        return cache
 
-
-def _cache_for(db: Database) -> TtlCache[_KnownKey | None]:
-    cache = _CACHES.get(db)
-    if cache is None:
-        cache = _CACHES[db] = TtlCache(CACHE_TTL_SECONDS, CACHE_MAX_ENTRIES)
-        db.on_commit_touching((Client, ApiKey, ClientAgency, Agency), cache.clear)
-    return cache
+    return container.cache("auth.api_keys", make)
 
 
 async def _load_key(db: Database, digest: str) -> _KnownKey | None:
@@ -102,9 +99,7 @@ async def authenticate_api_key(container: Container, key: str, address: str) -> 
         raise Unauthorized("Unknown API key.")
     digest = hash_api_key(key)
     now = container.clock()
-    known = await _cache_for(container.db).get(
-        digest, lambda: _load_key(container.db, digest), keep=_is_known
-    )
+    known = await _key_cache(container).get(digest, lambda: _load_key(container.db, digest), keep=_is_known)
     if known is None or not constant_time_equals(known.key_hash, digest):
         limiter.fail(address)
         raise Unauthorized("Unknown API key.")

@@ -4,7 +4,7 @@
   request and reused after: the same GET always shows the same numbers.
 - Numbers come from the agency's series (form number, symbol, year): ``UPDATE … SET next_number
   = next_number + 1 RETURNING`` in the transaction that inserts the receipt. The series row lock
-  (PostgreSQL) or the write lock (SQLite) serialises issuers, and a rolled-back issue gives its
+  serialises issuers, and a rolled-back issue gives its
   number back, so numbers never repeat and never skip.
 - The gateway's own receipt (DVCQG GET_BILL, PayGov) is fetched lazily, never inside a
   transaction, and linked from ours.

@@ -2,19 +2,19 @@
 
 A create needs its agency, the revenue types in force, the gateway account (with decrypted
 credentials) and the beneficiary accounts: four reads that change rarely and are the same for
-most bills. They are cached per :class:`~app.db.Database` for :data:`TTL_SECONDS`, loaded with
-the very queries the uncached path runs, one load per entry at a time (when an entry expires
-under load, one request reads it and the others wait for that read). The whole cache is emptied
-by any commit in this process that writes agencies, revenue types, gateway accounts or
-beneficiary accounts (``Database.on_commit_touching``). A change made by another process is seen
-within the TTL; the create statement re-checks in the database that the revenue-type versions
-are still in force and the account still enabled, so a stale entry can send a create down the
-uncached path, never write a bill against a withdrawn code or a disabled account.
+most bills. They are cached per app (on its :class:`~app.container.Container`) for
+:data:`TTL_SECONDS`, loaded with the very queries the uncached path runs, one load per entry at
+a time (when an entry expires under load, one request reads it and the others wait for that
+read). The whole cache is emptied by any commit in this process that writes agencies, revenue
+types, gateway accounts or beneficiary accounts (``Database.on_commit_touching``). A change made
+by another process is seen within the TTL; the create statement re-checks in the database that
+the revenue-type versions are still in force and the account still enabled, so a stale entry can
+send a create down the uncached path, never write a bill against a withdrawn code or a disabled
+account.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from app.adapters.base import Account
 from app.container import Container
-from app.db import Database
 from app.errors import ProblemError
 from app.models import Agency, BeneficiaryAccount, ProviderAccount, RevenueType
 from app.services.catalogue.catalog import get_active_revenue_types, resolve_beneficiaries
@@ -43,24 +42,24 @@ class CachedAccount:
     account: Account  # as the adapter sees it (credentials decrypted once)
 
 
-_CACHES: weakref.WeakKeyDictionary[Database, TtlCache[object]] = weakref.WeakKeyDictionary()
+def _cache_for(container: Container) -> TtlCache[object]:
+    def make() -> TtlCache[object]:
+        cache: TtlCache[object] = TtlCache(TTL_SECONDS, MAX_ENTRIES)
+        container.db.on_commit_touching(
+            (Agency, RevenueType, ProviderAccount, BeneficiaryAccount), cache.clear
+        )
+        return cache
 
-
-def _cache_for(db: Database) -> TtlCache[object]:
-    cache = _CACHES.get(db)
-    if cache is None:
-        cache = _CACHES[db] = TtlCache(TTL_SECONDS, MAX_ENTRIES)
-        db.on_commit_touching((Agency, RevenueType, ProviderAccount, BeneficiaryAccount), cache.clear)
-    return cache
+    return container.cache("catalogue.rows", make)
 
 
 async def _get(container: Container, key: tuple[object, ...], load: Callable[[], Awaitable[T]]) -> T:
-    return cast(T, await _cache_for(container.db).get(key, load))
+    return cast(T, await _cache_for(container).get(key, load))
 
 
-def forget(db: Database) -> None:
+def forget(container: Container) -> None:
     """Empty the cache now (a create found an entry stale)."""
-    _cache_for(db).clear()
+    _cache_for(container).clear()
 
 
 async def agency(container: Container, code: str) -> Agency | None:

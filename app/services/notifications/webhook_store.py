@@ -1,9 +1,8 @@
 """The webhook outbox's two statements: lease due rows, settle tries.
 
-On PostgreSQL each is one hand-written statement through the raw asyncpg pool (the lease is a
-``FOR UPDATE SKIP LOCKED`` select feeding an ``UPDATE … RETURNING`` joined to the event and the
-client; a settlement is the attempt-log ``INSERT`` and the compare-and-set ``UPDATE`` over
-``unnest`` arrays). The SQLAlchemy path is the SQLite implementation with the same meaning.
+Each is one hand-written statement through the raw asyncpg pool: the lease is a ``FOR UPDATE SKIP
+LOCKED`` select feeding an ``UPDATE … RETURNING`` joined to the event and the client; a settlement
+is the attempt-log ``INSERT`` and the compare-and-set ``UPDATE`` over ``unnest`` arrays.
 """
 
 from __future__ import annotations
@@ -13,10 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, tuple_, update
-
 from app.db import Database
-from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
 
 
 class DueRow(NamedTuple):
@@ -99,50 +95,9 @@ RETURNING d.id
 async def lease_due(db: Database, now: datetime, leased_until: datetime, limit: int) -> list[DueRow]:
     """Lease up to ``limit`` due rows (oldest due first): count a try, hide them until ``leased_until``."""
     pool = await db.raw()
-    if pool is not None:
-        async with pool.acquire() as conn:
-            records = await conn.fetch(_PG_LEASE, now, limit, leased_until)
-        return [DueRow(*record) for record in records]
-    async with db.transaction() as session:
-        ids = list(
-            (
-                await session.scalars(
-                    select(WebhookDelivery.id)
-                    .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(limit)
-                )
-            ).all()
-        )
-        if not ids:
-            return []
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids))
-            .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=leased_until)
-            .execution_options(synchronize_session=False)
-        )
-        rows = await session.execute(
-            select(
-                WebhookDelivery.id,
-                WebhookDelivery.attempts,
-                Event.id,
-                Event.type,
-                Event.created_at,
-                Event.data,
-                Client.id,
-                Client.enabled,
-                Client.webhook_url,
-                Client.webhook_secret_enc,
-                Client.previous_webhook_secret_enc,
-                Client.previous_webhook_secret_expires_at,
-            )
-            .join(Event, Event.id == WebhookDelivery.event_id)
-            .join(Client, Client.id == WebhookDelivery.client_id)
-            .where(WebhookDelivery.id.in_(ids))
-            .order_by(WebhookDelivery.id)
-        )
-        return [DueRow(*row) for row in rows]
+    async with pool.acquire() as conn:
+        records = await conn.fetch(_PG_LEASE, now, limit, leased_until)
+    return [DueRow(*record) for record in records]
 
 
 async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
@@ -151,63 +106,20 @@ async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
     if not settlements:
         return set()
     pool = await db.raw()
-    if pool is not None:
-        s = settlements
-        async with pool.acquire() as conn:
-            records = await conn.fetch(
-                _PG_SETTLE,
-                [x.delivery_id for x in s],
-                [x.tries for x in s],
-                [x.leased_until for x in s],
-                [x.status for x in s],
-                [x.next_attempt_at for x in s],
-                [x.delivered_at for x in s],
-                [x.status_code for x in s],
-                [x.error for x in s],
-                [x.attempted_at for x in s],
-                [x.latency_ms for x in s],
-                [x.response_body for x in s],
-            )
-        return {record[0] for record in records}
-    settled: set[int] = set()
-    async with db.transaction() as session:
-        session.add_all(
-            [
-                WebhookAttemptLog(
-                    delivery_id=x.delivery_id,
-                    attempted_at=x.attempted_at,
-                    status_code=x.status_code,
-                    latency_ms=x.latency_ms,
-                    error=x.error,
-                    response_body=x.response_body,
-                )
-                for x in settlements
-            ]
+    s = settlements
+    async with pool.acquire() as conn:
+        records = await conn.fetch(
+            _PG_SETTLE,
+            [x.delivery_id for x in s],
+            [x.tries for x in s],
+            [x.leased_until for x in s],
+            [x.status for x in s],
+            [x.next_attempt_at for x in s],
+            [x.delivered_at for x in s],
+            [x.status_code for x in s],
+            [x.error for x in s],
+            [x.attempted_at for x in s],
+            [x.latency_ms for x in s],
+            [x.response_body for x in s],
         )
-        await session.flush()
-        # Rows that get the same new values share one UPDATE … WHERE (id, attempts) IN (…).
-        groups: dict[tuple[object, ...], list[Settlement]] = {}
-        for x in settlements:
-            key = (x.leased_until, x.status, x.next_attempt_at, x.delivered_at, x.status_code, x.error)
-            groups.setdefault(key, []).append(x)
-        for (leased_until, status, next_at, delivered_at, code, error), rows in groups.items():
-            values: dict[str, object] = {"status": status, "last_status_code": code, "last_error": error}
-            if next_at is not None:
-                values["next_attempt_at"] = next_at
-            if delivered_at is not None:
-                values["delivered_at"] = delivered_at
-            ids = await session.scalars(
-                update(WebhookDelivery)
-                .where(
-                    tuple_(WebhookDelivery.id, WebhookDelivery.attempts).in_(
-                        [(x.delivery_id, x.tries) for x in rows]
-                    ),
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at == leased_until,
-                )
-                .values(**values)
-                .returning(WebhookDelivery.id)
-                .execution_options(synchronize_session=False)
-            )
-            settled.update(ids.all())
-    return settled
+    return {record[0] for record in records}

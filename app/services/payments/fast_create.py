@@ -265,7 +265,7 @@ async def try_create(
         # nothing was written; the general path answers.
         return None
     if not written:  # the guard: a cached catalogue row is no longer in force
-        catalog_cache.forget(container.db)
+        catalog_cache.forget(container)
         return None
     return StoredResponse(201, response, False)
 
