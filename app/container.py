@@ -29,4 +29,6 @@ class Container:
     clock: Callable[[], datetime] = field(default=system_clock)
     # The migration head this code expects (readyz compares the database to it).
     expected_revision: str | None = None
+    # Failed API keys, and failed operator tokens (API and dashboard login): separate brakes.
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
+    operator_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)

@@ -77,11 +77,10 @@ class AdminToken(SecurityBase):
         token = container.settings.admin_token.get_secret_value()
         if not token:
             raise AdminDisabled("The operator API is off: set PAYBRIDGE_ADMIN_TOKEN to enable it.")
-        address = request.client.host if request.client else "unknown"
-        container.auth_limiter.check(address)
         credentials = bearer_token(request)
         if credentials is None or not constant_time_equals(credentials, token):
-            container.auth_limiter.fail(address)
+            # Only failures are braked, on the operator's own brake: a valid token always passes.
+            container.operator_limiter.refuse(request.client.host if request.client else "unknown")
             raise Unauthorized("Send the operator token as 'Authorization: Bearer <token>'.")
 
 

@@ -118,13 +118,12 @@ async def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), csrf.encode()):
         return RedirectResponse("/admin/login?error=csrf", status_code=303)
-    address = request.client.host if request.client else "unknown"
-    try:
-        container.auth_limiter.check(address)
-    except ProblemError:
-        return RedirectResponse("/admin/login?error=rate", status_code=303)
     if not service.check_operator_token(container, token):
-        container.auth_limiter.fail(address)
+        # Only failures are braked (the operator's brake): the right token always logs in.
+        try:
+            container.operator_limiter.refuse(request.client.host if request.client else "unknown")
+        except ProblemError:
+            return RedirectResponse("/admin/login?error=rate", status_code=303)
         return RedirectResponse("/admin/login?error=token", status_code=303)
     response = RedirectResponse("/admin/", status_code=303)
     response.set_cookie(
