@@ -7,6 +7,7 @@ from app.models.gateways import InboundCallback, ProviderAccount
 from app.models.money import Receipt, ReceiptSeries, ReconciliationItem, ReconciliationRun, Refund
 from app.models.outbox import WebhookAttemptLog, WebhookDelivery
 from app.models.payments import Attempt, Event, IdempotencyRecord, Payment, PaymentItem
+from app.models.sessions import OperatorSession
 
 __all__ = [
     "Agency",
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "InboundCallback",
+    "OperatorSession",
     "Payment",
     "PaymentItem",
     "ProviderAccount",

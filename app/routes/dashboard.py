@@ -78,7 +78,7 @@ def _render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 async def operator_session(request: Request, container: ContainerDep) -> str:
     """The session nonce; without a valid session, a redirect to the login form."""
-    nonce = service.verify_session(container, request.cookies.get(SESSION_COOKIE))
+    nonce = await service.verify_session(container, request.cookies.get(SESSION_COOKIE))
     if nonce is None:
         raise HTTPException(303, "Log in first.", headers={"Location": "/admin/login"})
     return nonce
@@ -128,7 +128,7 @@ async def login(
     response = RedirectResponse("/admin/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        service.issue_session(container),
+        await service.issue_session(container),
         max_age=int(service.SESSION_TTL.total_seconds()),
         httponly=True,
         samesite="strict",
@@ -143,9 +143,10 @@ async def login(
 async def logout(
     container: ContainerDep, nonce: Session, csrf: Annotated[str, Form(max_length=100)]
 ) -> Response:
-    """End the session."""
+    """End the session, server-side: a saved copy of the cookie no longer works."""
     response = RedirectResponse("/admin/login", status_code=303)
     if service.check_csrf(container, nonce, csrf):
+        await service.end_session(container, nonce)
         response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
 
