@@ -28,8 +28,12 @@ from urllib.parse import parse_qsl
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
 
-# What could hide a refused value in JSON text; a match only means "look closer".
-_SUSPECT_JSON = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|[0-9]{19}|[0-9][eE]\+?[0-9]{2}|NaN|Infinity")
+# What could hide a refused value in JSON text; a hit only means "look closer". Plain substring
+# tests (a regex over the whole body cost ~20 µs per create; these cost ~1 µs).
+_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_LONG_NUMBER = b"0" * 19  # 19 digits in a row: maybe beyond bigint
+_LARGE_EXPONENT = (b"0e00", b"0e+00")  # 1e19 and up (1e-300 is fine)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 NUL_MESSAGE = "must not contain a NUL character (U+0000)"
@@ -65,10 +69,19 @@ def _join(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+def _suspect(body: bytes) -> bool:
+    if b"\\u" in body and _ESCAPE.search(body) is not None:
+        return True
+    if b"NaN" in body or b"Infinity" in body:
+        return True
+    shape = body.translate(_DIGITS_TO_ZERO)
+    return _LONG_NUMBER in shape or any(e in shape for e in _LARGE_EXPONENT)
+
+
 def json_body_problems(body: bytes, *, max_errors: int = 20) -> list[dict[str, str]]:
     """The fields of a JSON body that no column can hold (empty when none, or when the body is not
     JSON at all: the route's own validation answers that)."""
-    if not body or _SUSPECT_JSON.search(body) is None:
+    if not body or not _suspect(body):
         return []
     try:
         document = json.loads(body)
