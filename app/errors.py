@@ -94,6 +94,10 @@ class AdminDisabled(ServiceUnavailable):
     code, title = "admin_disabled", "Operator API disabled"
 
 
+class MetricsDisabled(ServiceUnavailable):
+    code, title = "metrics_disabled", "Metrics disabled"
+
+
 def problem_body(exc: ProblemError, *, instance: str | None) -> bytes:
     """The JSON body :func:`problem_response` would send for ``exc``."""
     body: dict[str, Any] = {
