@@ -22,7 +22,7 @@ from app.deps import ContainerDep
 from app.errors import ProblemError
 from app.services import dashboard as service
 from app.services import reports
-from app.text import format_vnd
+from app.text import display_value, format_vnd
 from app.vntime import VN_TZ
 
 router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
@@ -50,7 +50,11 @@ SORT_KEYS = {
     "amount_paid_online": lambda r: r.figures.amount_paid_online,
 }
 
-_env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=PackageLoader("app", "templates"),
+    autoescape=select_autoescape(["html"]),
+    finalize=display_value,  # no bidi controls in anything shown
+)
 _env.filters["vnd"] = format_vnd
 
 
