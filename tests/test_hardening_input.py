@@ -335,3 +335,29 @@ async def test_no_public_get_is_a_server_error(
 
     _no_server_error(await client.get(f"/v1/payments/{quote(payment_id, safe='')}", headers=world.headers))
     _no_server_error(await client.get("/v1/payments", params=query, headers=world.headers))
+
+
+async def test_the_body_limit_still_holds_for_json_read_by_the_guard(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    limit = app.state.container.settings.max_body_bytes
+
+    async def chunks() -> Any:
+        yield b'{"metadata": {"pad": "'
+        for _ in range(limit // 1024 + 1):
+            yield b"x" * 1024
+        yield b'"}}'
+
+    headers = {**world.headers, "Idempotency-Key": "huge", "Content-Type": "application/json"}
+    r = await client.post("/v1/payments", content=chunks(), headers=headers)  # chunked, no length
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    # A body split in several chunks still reaches the route whole.
+    body = _raw(bill(provider="sandbox"))
+
+    async def split() -> Any:
+        yield body[:10]
+        yield body[10:]
+
+    headers["Idempotency-Key"] = "split"
+    r = await client.post("/v1/payments", content=split(), headers=headers)
+    assert r.status_code == 201, r.text
