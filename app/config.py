@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # API key and the operator token of `make run` (`demo.env`). Relative to the working directory.
     data_dir: Path = Path(".paybridge")
     admin_token: SecretStr = SecretStr("")
+    # Bearer token for GET /metrics. Required in production (without it /metrics answers 503
+    # metrics_disabled); in development /metrics is open unless this is set.
+    metrics_token: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     # Older keys still able to decrypt stored credentials while they are re-encrypted (rotation).
     old_secret_keys: list[SecretStr] = Field(default_factory=list)
@@ -101,6 +104,9 @@ class Settings(BaseSettings):
             problems.append(
                 "PAYBRIDGE_ADMIN_TOKEN must be empty (operator API off) or at least 24 characters"
             )
+        metrics_token = self.metrics_token.get_secret_value()
+        if metrics_token and len(metrics_token) < 24:
+            problems.append("PAYBRIDGE_METRICS_TOKEN must be empty (/metrics off) or at least 24 characters")
         if self.sandbox:
             problems.append("PAYBRIDGE_SANDBOX must be false in production")
         if not self.public_base_url.startswith("https://"):

@@ -33,6 +33,7 @@ class Container:
     clock: Callable[[], datetime] = field(default=system_clock)
     # The migration head this code expects (readyz compares the database to it).
     expected_revision: str | None = None
+    # Failed API keys, and failed operator tokens (API and dashboard login): separate brakes.
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
     # Work started by a request that outlives it (operator jobs); awaited or cancelled at shutdown.
     background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -47,3 +48,5 @@ class Container:
         if found is None:
             found = self._caches[name] = make()
         return cast(C, found)
+
+    operator_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)

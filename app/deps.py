@@ -16,7 +16,7 @@ from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 
 from app.container import Container
-from app.errors import AdminDisabled, Unauthorized
+from app.errors import AdminDisabled, MetricsDisabled, Unauthorized
 from app.security import constant_time_equals
 from app.services.access.auth import Principal, authenticate_api_key
 
@@ -77,16 +77,40 @@ class AdminToken(SecurityBase):
         token = container.settings.admin_token.get_secret_value()
         if not token:
             raise AdminDisabled("The operator API is off: set PAYBRIDGE_ADMIN_TOKEN to enable it.")
-        address = request.client.host if request.client else "unknown"
-        container.auth_limiter.check(address)
         credentials = bearer_token(request)
         if credentials is None or not constant_time_equals(credentials, token):
-            container.auth_limiter.fail(address)
+            # Only failures are braked, on the operator's own brake: a valid token always passes.
+            container.operator_limiter.refuse(request.client.host if request.client else "unknown")
             raise Unauthorized("Send the operator token as 'Authorization: Bearer <token>'.")
+
+
+class MetricsToken(SecurityBase):
+    """``Authorization: Bearer <PAYBRIDGE_METRICS_TOKEN>`` for ``/metrics``. In production the token
+    is required (none set: 503 ``metrics_disabled``); in development ``/metrics`` is open unless
+    a token is set. Failures are braked on the operator's brake; a valid token always passes."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(description="PAYBRIDGE_METRICS_TOKEN (required in production)")
+        self.scheme_name = "MetricsToken"
+
+    async def __call__(self, request: Request) -> None:
+        container = container_of(request)
+        settings = container.settings
+        token = settings.metrics_token.get_secret_value()
+        if not token:
+            if settings.is_development:
+                return
+            raise MetricsDisabled("/metrics is off in production until PAYBRIDGE_METRICS_TOKEN is set.")
+        credentials = bearer_token(request)
+        if credentials is None or not constant_time_equals(credentials, token):
+            container.operator_limiter.refuse(request.client.host if request.client else "unknown")
+            raise Unauthorized("Send the metrics token as 'Authorization: Bearer <token>'.")
 
 
 current_client = ClientApiKey()
 require_admin = AdminToken()
+require_metrics_access = MetricsToken()
 
 CurrentClient = Annotated[Principal, Depends(current_client)]
 AdminDep = Depends(require_admin)
+MetricsDep = Depends(require_metrics_access)

@@ -94,6 +94,10 @@ class AdminDisabled(ServiceUnavailable):
     code, title = "admin_disabled", "Operator API disabled"
 
 
+class MetricsDisabled(ServiceUnavailable):
+    code, title = "metrics_disabled", "Metrics disabled"
+
+
 def problem_body(exc: ProblemError, *, instance: str | None) -> bytes:
     """The JSON body :func:`problem_response` would send for ``exc``."""
     body: dict[str, Any] = {
@@ -241,8 +245,17 @@ def _driver_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception]
         pg.TooManyConnectionsError,
         pg_base.InterfaceError,  # "connection is closed" (its DataError subclass is a bad value)
     )
-    # Server side: NUL in text, too long for the column, numeric overflow; client side: out of int64.
-    bad_value = (pg.DataError, pg_base.DataError)
+    # Server side: NUL in text or jsonb (CharacterNotInRepertoireError, UntranslatableCharacterError),
+    # too long for the column (StringDataRightTruncationError), numeric overflow
+    # (NumericValueOutOfRangeError), all DataError (SQLSTATE class 22); client side: out of int64.
+    bad_value = (
+        pg.DataError,
+        pg.UntranslatableCharacterError,
+        pg.CharacterNotInRepertoireError,
+        pg.NumericValueOutOfRangeError,
+        pg.StringDataRightTruncationError,
+        pg_base.DataError,
+    )
     return down, bad_value
 
 
@@ -299,15 +312,39 @@ async def _db_down(request: Request, exc: Exception) -> Response:
 async def _out_of_range(request: Request, exc: Exception) -> Response:
     if is_database_down(exc):
         return _db_unavailable(request, exc)
-    log.warning("value out of range", extra={"error": type(exc).__name__, "route": request.url.path})
+    return bad_value_response(request.url.path, exc)
+
+
+def bad_value_response(path: str, exc: BaseException) -> Response:
+    """The backstop for a value the input guard (app/input_guard.py) did not catch and the database
+    or driver refused: 422 ``validation_error``, the driver's message never sent (it can quote data)."""
+    log.warning("value out of range", extra={"error": type(exc).__name__, "route": path})
     return problem_response(
         422,
         "validation_error",
         "Validation failed",
         "A value cannot be stored: a number or date out of range, text too long, or a NUL byte.",
-        instance=request.url.path,
+        instance=path,
         errors=[],
     )
+
+
+def error_response(path: str, request_id: str | None, exc: BaseException) -> Response:
+    """The answer to an exception no handler took: 503 when the database is gone, 422 for a value
+    it cannot hold, else 500 (logged with its trace, never sent with it)."""
+    if is_database_down(exc):
+        log.error("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "database_unavailable",
+            "Service unavailable",
+            "The database cannot be reached; try again shortly.",
+            instance=path,
+            headers={"Retry-After": "5"},
+        )
+    if is_bad_value(exc):
+        return bad_value_response(path, exc)
+    return internal_error_response(path, request_id, exc)
 
 
 async def _dbapi_error(request: Request, exc: Exception) -> Response:
@@ -319,9 +356,7 @@ async def _dbapi_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    if is_database_down(exc):
-        return _db_unavailable(request, exc)
-    return internal_error_response(request.url.path, getattr(request.state, "request_id", None), exc)
+    return error_response(request.url.path, getattr(request.state, "request_id", None), exc)
 
 
 def internal_error_response(path: str, request_id: str | None, exc: BaseException) -> Response:

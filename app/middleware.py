@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request id, access metrics and logs, body-size limit, security headers."""
+"""Pure-ASGI middleware: request id, access metrics and logs, body-size limit, security headers,
+and the input guard (values no column can hold are 422 before any route runs: app/input_guard.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import re
 import time
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import internal_error_response, is_database_down, problem_response
+from app.errors import error_response, problem_response
+from app.input_guard import is_json, json_body_problems, target_problems
 from app.logging import SAFE_RECORD, redact, request_id_var
 from app.metrics import Metrics
 
@@ -22,6 +25,10 @@ _NOSNIFF = (b"x-content-type-options", b"nosniff")
 # redacted like free text.
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _ACCESS_FORMAT = "%s %s %s"
+# Gateways and browsers coming back from a gateway: answered in the gateway's own format by their
+# routes (which store the raw request first), so the input guard leaves them alone.
+_GATEWAY_FACING = ("/v1/callbacks/", "/v1/returns/", "/v1/dvcqg/")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class _BodyTooLarge(Exception):
@@ -58,11 +65,14 @@ class RequestContextMiddleware:
             return
         sent_id: bytes | None = None
         declared: bytes | None = None
+        content_type: bytes | None = None
         for name, value in scope.get("headers") or ():  # the last one wins, as in a dict
             if name == b"x-request-id":
                 sent_id = value
             elif name == b"content-length":
                 declared = value
+            elif name == b"content-type":
+                content_type = value
         request_id = ""
         if sent_id:
             request_id = sent_id.decode("latin-1")
@@ -118,7 +128,23 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_wrapper)
+            path = scope.get("path", "")
+            app_receive: Receive = limited_receive
+            if not path.startswith(_GATEWAY_FACING):
+                errors = target_problems(path, scope.get("query_string", b""))
+                # FastAPI reads a body without a content type as JSON too.
+                if (
+                    not errors
+                    and scope.get("method") in _BODY_METHODS
+                    and (content_type is None or is_json(content_type))
+                ):
+                    body = await _read_body(limited_receive)
+                    errors = json_body_problems(body)
+                    app_receive = _replay(body, receive)
+                if errors:
+                    await _invalid_input(path, errors)(scope, receive, send_wrapper)
+                    return
+            await self.app(scope, app_receive, send_wrapper)
         except _BodyTooLarge:
             if not response_started:
                 response = problem_response(
@@ -133,19 +159,7 @@ class RequestContextMiddleware:
             # X-Request-ID here, instead of Starlette's outer handler that re-raises into the server.
             if response_started:
                 raise
-            path = scope.get("path", "")
-            if is_database_down(exc):
-                log.error("database unavailable: %s", type(exc).__name__)
-                response = problem_response(
-                    503,
-                    "database_unavailable",
-                    "Service unavailable",
-                    "The database cannot be reached; try again shortly.",
-                    instance=path,
-                    headers={"Retry-After": "5"},
-                )
-            else:
-                response = internal_error_response(path, request_id, exc)
+            response = error_response(scope.get("path", ""), request_id, exc)
             await response(scope, receive, send_wrapper)
         finally:
             self._finish(scope, status_holder["status"], start)
@@ -179,3 +193,37 @@ class RequestContextMiddleware:
                 },
             )
             log.handle(record)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (the size limit still applies through ``receive``)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then the server's own messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _invalid_input(path: str, errors: list[dict[str, str]]) -> Response:
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        422, "validation_error", "Validation failed", detail, instance=path, errors=errors
+    )

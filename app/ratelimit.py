@@ -1,4 +1,9 @@
-"""A brake on guessing: failed authentications per address in a sliding window."""
+"""A brake on guessing: failed authentications per address in a sliding window.
+
+Only failures are braked: a caller checks the credential first and calls :meth:`FailedAuthLimiter.refuse`
+only when it is wrong, so a valid API key or operator token is accepted even from an address that is
+braked (an attacker sharing a NAT or an untrusted proxy's address with a portal cannot lock it out).
+Client keys and the operator token have separate brakes (see :class:`~app.container.Container`)."""
 
 from __future__ import annotations
 
@@ -39,6 +44,12 @@ class FailedAuthLimiter:
         if not q:
             del self._failures[address]
         return q
+
+    def refuse(self, address: str) -> None:
+        """A failed authentication from ``address``: 429 when the address is already braked, else
+        counted (the caller then answers 401). Never called for a valid credential."""
+        self.check(address)
+        self.fail(address)
 
     def check(self, address: str) -> None:
         now = self._clock()

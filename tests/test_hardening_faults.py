@@ -289,3 +289,46 @@ async def test_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert all(r.status == "delivered" for r in rows)
     assert set(delivered) == set(events) and len(events) == 12
     assert max(delivered.values()) == 1, "an event was answered twice"
+
+
+async def test_a_worker_killed_after_the_portal_acted_delivers_again_with_the_same_webhook_id(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    admin_headers: dict[str, str],
+    outbound: RoutingTransport,
+    clock: Clock,
+) -> None:
+    """Webhooks are at-least-once, as SECURITY.md says: when the worker dies after the portal
+    processed an event but before the 2xx was recorded, the event is sent again after the lease,
+    with the same ``webhook-id`` and body, so a receiver that deduplicates by ``webhook-id`` acts once."""
+    seen: list[tuple[str, bytes]] = []
+    acted = asyncio.Event()
+    stall = True
+
+    async def portal(request: httpx.Request) -> httpx.Response:
+        seen.append((request.headers["webhook-id"], request.content))
+        if stall:
+            acted.set()  # the portal has acted on the event ...
+            await asyncio.sleep(60)  # ... and the worker dies before reading its 2xx
+        return httpx.Response(204)
+
+    outbound.handle(PORTAL, portal)
+    world = await make_world(client, admin_headers, webhook_url=PORTAL + "/hooks")
+    payment = (await create(client, world)).json()
+    r = await client.post(f"/v1/payments/{payment['id']}/cancel", headers=world.headers)
+    assert r.status_code == 200
+    container = app.state.container
+    worker = asyncio.create_task(webhooks.dispatch_due(container, limit=50))
+    await asyncio.wait_for(acted.wait(), timeout=10)
+    worker.cancel()  # killed
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    stall = False
+    clock.advance(seconds=webhooks.LEASE.total_seconds() + 1)
+    assert await webhooks.dispatch_due(container) == 1
+    assert len(seen) == 2  # delivered twice: at-least-once, not exactly-once
+    (first_id, first_body), (second_id, second_body) = seen
+    assert first_id == second_id and first_body == second_body
+    async with container.db.session() as session:
+        [event_id] = (await session.scalars(select(Event.id))).all()
+    assert first_id == event_id

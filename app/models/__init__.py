@@ -8,6 +8,7 @@ from app.models.jobs import Job
 from app.models.money import Receipt, ReceiptSeries, ReconciliationItem, ReconciliationRun, Refund
 from app.models.outbox import WebhookAttemptLog, WebhookDelivery
 from app.models.payments import Attempt, Event, IdempotencyRecord, Payment, PaymentItem
+from app.models.sessions import OperatorSession
 
 __all__ = [
     "Agency",
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyRecord",
     "InboundCallback",
     "Job",
+    "OperatorSession",
     "Payment",
     "PaymentItem",
     "ProviderAccount",

@@ -16,7 +16,7 @@ from app.errors import NotFound, ProblemError
 from app.i18n import strings
 from app.security import constant_time_equals
 from app.services.payments.checkout import choose_provider, load_checkout
-from app.text import format_vnd
+from app.text import display_value, format_vnd
 from app.vntime import VN_TZ
 
 router = APIRouter(prefix="/checkout", tags=["checkout"])
@@ -33,7 +33,11 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-_env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=PackageLoader("app", "templates"),
+    autoescape=select_autoescape(["html"]),
+    finalize=display_value,  # no bidi controls in anything shown
+)
 _env.filters["vnd"] = format_vnd
 
 

@@ -25,7 +25,7 @@ from app.services.operations import jobs as job_service
 from app.services.reporting import dashboard as service
 from app.services.reporting import reports
 from app.services.reporting.payment_detail import payment_detail
-from app.text import format_vnd
+from app.text import display_value, format_vnd
 from app.vntime import VN_TZ
 
 router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
@@ -53,7 +53,11 @@ SORT_KEYS = {
     "amount_paid_online": lambda r: r.figures.amount_paid_online,
 }
 
-_env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=PackageLoader("app", "templates"),
+    autoescape=select_autoescape(["html"]),
+    finalize=display_value,  # no bidi controls in anything shown
+)
 _env.filters["vnd"] = format_vnd
 
 
@@ -82,7 +86,7 @@ def _render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 async def operator_session(request: Request, container: ContainerDep) -> str:
     """The session nonce; without a valid session, a redirect to the login form."""
-    nonce = service.verify_session(container, request.cookies.get(SESSION_COOKIE))
+    nonce = await service.verify_session(container, request.cookies.get(SESSION_COOKIE))
     if nonce is None:
         raise HTTPException(303, "Log in first.", headers={"Location": "/admin/login"})
     return nonce
@@ -122,18 +126,17 @@ async def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie.encode(), csrf.encode()):
         return RedirectResponse("/admin/login?error=csrf", status_code=303)
-    address = request.client.host if request.client else "unknown"
-    try:
-        container.auth_limiter.check(address)
-    except ProblemError:
-        return RedirectResponse("/admin/login?error=rate", status_code=303)
     if not service.check_operator_token(container, token):
-        container.auth_limiter.fail(address)
+        # Only failures are braked (the operator's brake): the right token always logs in.
+        try:
+            container.operator_limiter.refuse(request.client.host if request.client else "unknown")
+        except ProblemError:
+            return RedirectResponse("/admin/login?error=rate", status_code=303)
         return RedirectResponse("/admin/login?error=token", status_code=303)
     response = RedirectResponse("/admin/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        service.issue_session(container),
+        await service.issue_session(container),
         max_age=int(service.SESSION_TTL.total_seconds()),
         httponly=True,
         samesite="strict",
@@ -148,9 +151,10 @@ async def login(
 async def logout(
     container: ContainerDep, nonce: Session, csrf: Annotated[str, Form(max_length=100)]
 ) -> Response:
-    """End the session."""
+    """End the session, server-side: a saved copy of the cookie no longer works."""
     response = RedirectResponse("/admin/login", status_code=303)
     if service.check_csrf(container, nonce, csrf):
+        await service.end_session(container, nonce)
         response.delete_cookie(SESSION_COOKIE, path="/admin")
     return response
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.deps import ContainerDep
+from app.deps import ContainerDep, MetricsDep
 from app.services.operations.health import readiness
 
 router = APIRouter(tags=["operations"])
@@ -45,7 +45,17 @@ async def readyz(container: ContainerDep) -> Response:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[MetricsDep],
+    responses={
+        401: {"description": "`unauthorized`: PAYBRIDGE_METRICS_TOKEN is set and was not sent"},
+        503: {"description": "`metrics_disabled`: production without PAYBRIDGE_METRICS_TOKEN"},
+    },
+)
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition: requests by route and status, latency histogram, callbacks, webhooks."""
+    """Prometheus text exposition: requests by route and status, latency histogram, callbacks, webhooks.
+    In production it needs `Authorization: Bearer <PAYBRIDGE_METRICS_TOKEN>`; open in development."""
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

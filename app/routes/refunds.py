@@ -17,12 +17,16 @@ from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import MAX_PAYMENT_AMOUNT
 from app.services.after_payment import receipts, refunds
 from app.services.after_payment.receipt_pdf import payment_method, render_pdf
-from app.text import format_vnd
+from app.text import display_value, format_vnd
 
 client_router = APIRouter(tags=["payments"])
 admin_router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
 
-_env = Environment(loader=PackageLoader("app", "templates"), autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=PackageLoader("app", "templates"),
+    autoescape=select_autoescape(["html"]),
+    finalize=display_value,  # no bidi controls in anything shown
+)
 _env.filters["vnd"] = format_vnd
 _env.filters["local"] = receipts.local_time
 _env.globals["method"] = payment_method

@@ -91,20 +91,20 @@ def _is_known(known: _KnownKey | None) -> bool:
 
 async def authenticate_api_key(container: Container, key: str, address: str) -> Principal:
     """The client behind an API key: one indexed lookup by the key's SHA-256 (or the cache), then
-    expiry (rotated keys), then enabled. Failures count against the caller's address (429 past the limit)."""
+    expiry (rotated keys), then enabled. Failures count against the caller's address (429 past the
+    limit); a valid key is accepted even from a braked address."""
     limiter = container.auth_limiter
-    limiter.check(address)
     if len(key) > MAX_KEY_LENGTH:  # ours are ~47 characters; don't hash megabytes
-        limiter.fail(address)
+        limiter.refuse(address)
         raise Unauthorized("Unknown API key.")
     digest = hash_api_key(key)
     now = container.clock()
     known = await _key_cache(container).get(digest, lambda: _load_key(container.db, digest), keep=_is_known)
     if known is None or not constant_time_equals(known.key_hash, digest):
-        limiter.fail(address)
+        limiter.refuse(address)
         raise Unauthorized("Unknown API key.")
     if known.expires_at is not None and known.expires_at <= now:
-        limiter.fail(address)
+        limiter.refuse(address)
         raise Unauthorized("This API key was rotated out and has expired.")
     if not known.enabled:
         raise Unauthorized("This client is disabled.")

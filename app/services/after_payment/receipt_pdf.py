@@ -9,7 +9,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from app.text import format_vnd
+from app.text import display_tree, format_vnd
 from app.vntime import VN_TZ
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "fonts"
@@ -157,7 +157,9 @@ def _page(pdf: _ReceiptPDF, receipt: dict[str, Any]) -> None:
 
 
 def render_pdf(bundle: dict[str, Any]) -> bytes:
-    """All receipts of a payment (``receipts.get_receipts``) as one PDF, a page each."""
+    """All receipts of a payment (``receipts.get_receipts``) as one PDF, a page each (names shown
+    without bidi controls, as on every page paybridge renders)."""
+    bundle = display_tree(bundle)
     pdf = _ReceiptPDF()
     first = bundle["receipts"][0] if bundle["receipts"] else None
     pdf.set_title(f"Biên lai {bundle['payment_id']}")

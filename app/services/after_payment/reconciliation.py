@@ -33,6 +33,7 @@ from app.ids import new_id
 from app.models import Attempt, ProviderAccount, ReconciliationItem, ReconciliationRun
 from app.progress import Progress, no_progress
 from app.services.after_payment.reconciliation_files import FileRow, mapping_for, parse_file
+from app.text import spreadsheet_cell
 from app.vntime import VN_TZ
 
 ITEM_STATUSES = ("matched", "missing_here", "missing_there", "amount_mismatch", "status_mismatch")
@@ -282,7 +283,7 @@ def items_csv(run: dict[str, Any]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(ITEM_FIELDS)
     for item in run["items"]:
-        writer.writerow(["" if item[name] is None else item[name] for name in ITEM_FIELDS])
+        writer.writerow([spreadsheet_cell(item[name]) for name in ITEM_FIELDS])
     return out.getvalue()
 
 

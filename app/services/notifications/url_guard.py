@@ -15,11 +15,45 @@ Resolver = Callable[[str], Awaitable[list[str]]]
 RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
+# IPv6 ranges that carry an IPv4 address in their low 32 bits: a NAT64 or an SIIT translator
+# delivers them to that IPv4 address, so the verdict must be about the IPv4 address.
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: the operator's own translators
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # ::a.b.c.d (deprecated, still routed by some stacks)
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # ::ffff:0:a.b.c.d (RFC 2765 SIIT)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address ``ip`` carries (and would reach through a translator or a tunnel):
+    IPv4-mapped ``::ffff:a.b.c.d``, IPv4-translated ``::ffff:0:a.b.c.d``, IPv4-compatible
+    ``::a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002:AABB:CCDD::`` and Teredo
+    ``2001:0:<server>::<client>`` (both the server and the de-obfuscated client)."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in _IPV4_TRANSLATED or ip in _IPV4_COMPATIBLE or ip in _NAT64_WELL_KNOWN:
+        found.append(low32)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
 def is_public_address(address: str) -> bool:
-    """Whether ``address`` is a globally routable unicast address."""
+    """Whether ``address`` is a globally routable unicast address. An IPv6 address that embeds an
+    IPv4 address is public only when every IPv4 address it carries is public too, and the NAT64
+    local-use prefix ``64:ff9b:1::/48`` (the operator's own translators) never is."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        embedded = embedded_ipv4(ip)
+        if embedded:
+            carried_public = all(v4.is_global and not v4.is_multicast for v4 in embedded)
+            # An IPv4-mapped address is an IPv4 socket: only its IPv4 address matters.
+            return carried_public and (ip.ipv4_mapped is not None or ip.is_global)
     return ip.is_global and not ip.is_multicast
 
 

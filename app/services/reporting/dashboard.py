@@ -4,7 +4,9 @@ reconciliation runs (the last two read through their own services).
 
 Session token: ``<issued unix seconds>.<nonce>.<signature>``, the signature an HMAC-SHA256 under a
 key derived from ``PAYBRIDGE_SECRET_KEY`` *and* the operator token, so rotating either ends every
-session. Nothing secret travels in it; it only proves that someone presented the token.
+session. Nothing secret travels in it; it only proves that someone presented the token. Each session
+is also stored server-side (``operator_sessions``, keyed by the SHA-256 of its nonce): logging out
+deletes it, and a token without its row is refused, so a saved copy of the cookie stops working.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.container import Container
-from app.models import Agency, Attempt, Client, Payment
+from app.models import Agency, Attempt, Client, OperatorSession, Payment
 from app.security import constant_time_equals
 from app.services.after_payment import reconciliation
 from app.services.callbacks import unmatched
@@ -57,14 +59,52 @@ def check_operator_token(container: Container, presented: str) -> bool:
     return bool(token) and constant_time_equals(presented, token)
 
 
-def issue_session(container: Container) -> str:
-    """A new session token, valid for :data:`SESSION_TTL`."""
-    payload = f"{int(container.clock().timestamp())}.{secrets.token_urlsafe(16)}"
+def _session_id(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+async def issue_session(container: Container) -> str:
+    """A new session token, valid for :data:`SESSION_TTL`, stored server-side (expired sessions are
+    purged on the way)."""
+    now = container.clock()
+    issued = int(now.timestamp())
+    nonce = secrets.token_urlsafe(16)
+    async with container.db.transaction() as session:
+        await session.execute(delete(OperatorSession).where(OperatorSession.expires_at <= now))
+        session.add(
+            OperatorSession(
+                id=_session_id(nonce),
+                created_at=now,
+                expires_at=datetime.fromtimestamp(issued, now.tzinfo) + SESSION_TTL,
+            )
+        )
+    payload = f"{issued}.{nonce}"
     return f"{payload}.{_mac(_session_key(container), payload)}"
 
 
-def verify_session(container: Container, token: str | None) -> str | None:
-    """The session's nonce when ``token`` is ours, unexpired and the operator API is on; else None."""
+async def verify_session(container: Container, token: str | None) -> str | None:
+    """The session's nonce when ``token`` is ours, unexpired, not logged out and the operator API is
+    on; else None."""
+    nonce = _verify_token(container, token)
+    if nonce is None:
+        return None
+    async with container.db.session() as session:
+        expires_at = await session.scalar(
+            select(OperatorSession.expires_at).where(OperatorSession.id == _session_id(nonce))
+        )
+    if expires_at is None or expires_at <= container.clock():
+        return None
+    return nonce
+
+
+async def end_session(container: Container, nonce: str) -> None:
+    """Log out: the session's row goes, so its token (any copy of the cookie) is refused from now on."""
+    async with container.db.transaction() as session:
+        await session.execute(delete(OperatorSession).where(OperatorSession.id == _session_id(nonce)))
+
+
+def _verify_token(container: Container, token: str | None) -> str | None:
+    """The nonce when the token's signature and age hold (the server-side row is checked by the caller)."""
     if not token or not container.settings.admin_token.get_secret_value() or len(token) > 200:
         return None
     parts = token.split(".")

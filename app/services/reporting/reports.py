@@ -39,6 +39,7 @@ from app.db import Database
 from app.errors import NotFound, ValidationFailed
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
 from app.services.catalogue.agencies import in_subtrees, normalise_code, target_for
+from app.text import spreadsheet_cell
 from app.vntime import VN_TZ
 
 PAID_STATUSES = ("succeeded", "partially_refunded", "refunded")
@@ -437,11 +438,5 @@ def report_csv(report: Report) -> str:
     writer.writeheader()
     for row in [*report.rows, report.total]:
         values = row_values(row)
-        writer.writerow({k: _csv_cell(v) for k, v in values.items()})
+        writer.writerow({k: spreadsheet_cell(v) for k, v in values.items()})
     return out.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    return str(value).lower() if isinstance(value, bool) else value
