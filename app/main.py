@@ -116,7 +116,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by app/routes/docs.py from installed files, not from a CDN.
+        docs_url=None,
         redoc_url=None,
         # FastAPI's built-in OpenTelemetry bridge asks the OTel API for its providers on every
         # request (~5 µs, environment lookups included) although paybridge configures none; our
@@ -129,6 +130,9 @@ def create_app(
     from app.routes import include_routes
 
     include_routes(app, settings)
+    from app.routes.docs import install_docs
+
+    install_docs(app)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
