@@ -138,6 +138,7 @@ def create_app(
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         upload_limits={"/admin/v1/reconciliations": settings.max_upload_bytes},
+        public_base_url=settings.public_base_url,
     )
     return app
 

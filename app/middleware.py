@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import internal_error_response, is_database_down, problem_response
+from app.errors import internal_error_response, is_database_down, problem_context, problem_response
 from app.logging import SAFE_RECORD, redact, request_id_var
 from app.metrics import Metrics
 
@@ -39,8 +39,11 @@ class RequestContextMiddleware:
         metrics: Metrics,
         max_body_bytes: int,
         upload_limits: dict[str, int] | None = None,
+        public_base_url: str = "",
     ) -> None:
         self.app = app
+        # Problem ``type`` URIs resolve under this (see app.errors.problem_context).
+        self.public_base_url = public_base_url.rstrip("/")
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         # Path prefixes that take larger bodies (operator file uploads), with their own limit.
@@ -72,6 +75,7 @@ class RequestContextMiddleware:
             request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        problem_token = problem_context.set((self.public_base_url, scope.get("path", "")))
         start = time.perf_counter()
         status_holder = {"status": 500}
         raw_id = request_id.encode()
@@ -88,6 +92,7 @@ class RequestContextMiddleware:
             await response(scope, receive, send)
             self._finish(scope, 413, start)
             request_id_var.reset(token)
+            problem_context.reset(problem_token)
             return
 
         received = 0
@@ -150,6 +155,7 @@ class RequestContextMiddleware:
         finally:
             self._finish(scope, status_holder["status"], start)
             request_id_var.reset(token)
+            problem_context.reset(problem_token)
 
     def _finish(self, scope: Scope, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start

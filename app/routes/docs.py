@@ -56,6 +56,9 @@ def _assets_dir() -> str:
 def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from files installed with paybridge, so
     the docs work on an air-gapped network."""
+    from app.routes import problems as problem_pages
+
+    app.include_router(problem_pages.router)
     openapi_url = app.openapi_url or "/openapi.json"
     app.mount(DOCS_ASSETS, StaticFiles(directory=_assets_dir()), name="docs-assets")
 
