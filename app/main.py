@@ -147,7 +147,7 @@ def __getattr__(name: str) -> Any:
     # `uvicorn app.main:app` asks for `app`: build it from the environment then, not at import.
     if name == "app":
         settings = Settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         application = create_app(settings, tune_gc=True)
         globals()["app"] = application
         return application
