@@ -100,8 +100,9 @@ def register(sub: Any) -> None:
 COMMANDS = ("create-client", "add-gateway-account", "import-catalogue")
 
 
-def run(command: str, args: argparse.Namespace, settings: Settings, out: TextIO = sys.stdout) -> int:
+def run(command: str, args: argparse.Namespace, settings: Settings, out: TextIO | None = None) -> int:
     """Run one operator command; 0 when done, 1 when paybridge refused it (the reason is printed)."""
+    out = out or sys.stdout
     actions: dict[str, Callable[[argparse.Namespace, Settings, TextIO], Coroutine[Any, Any, None]]] = {
         "create-client": _create_client,
         "add-gateway-account": _add_gateway_account,
