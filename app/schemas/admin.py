@@ -14,9 +14,9 @@ from app.services import clients as client_service
 class ImportResult(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"created": 12, "updated": 1, "unchanged": 40}})
 
-    created: int
-    updated: int
-    unchanged: int
+    created: int = Field(description="Rows written as new records")
+    updated: int = Field(description="Rows that changed an existing record")
+    unchanged: int = Field(description="Rows identical to what was there (nothing written)")
 
 
 class AgencyIn(BaseModel):
@@ -31,28 +31,40 @@ class AgencyIn(BaseModel):
         }
     )
 
-    code: str = Field(max_length=64)
-    name: str = Field(max_length=1000)
+    code: str = Field(max_length=64, description="The agency's code (mã định danh), unique")
+    name: str = Field(max_length=1000, description="The agency's name")
     level: str = Field(max_length=20, description="province, department, district or commune")
-    parent_code: str | None = Field(default=None, max_length=64)
+    parent_code: str | None = Field(
+        default=None, max_length=64, description="The parent agency; null makes a root"
+    )
 
 
 class AgencyPatch(BaseModel):
-    name: str | None = Field(default=None, max_length=1000)
-    level: str | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=1000, description="A new name")
+    level: str | None = Field(
+        default=None,
+        max_length=20,
+        description="A new level: province, department, district, commune or unit",
+    )
     parent_code: str | None = Field(default=None, max_length=64, description="null makes it a root")
 
 
 class TargetIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"online_payment_rate": 0.30}})
 
-    online_payment_rate: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4)
+    online_payment_rate: Decimal = Field(
+        ge=0,
+        le=1,
+        max_digits=5,
+        decimal_places=4,
+        description="Target share of fee-bearing bills paid online, 0 to 1",
+    )
 
 
 class TargetOut(BaseModel):
-    agency_code: str
-    year: int
-    online_payment_rate: float
+    agency_code: str = Field(description="The agency the target is set on")
+    year: int = Field(description="The calendar year it applies to")
+    online_payment_rate: float = Field(description="Target share of fee-bearing bills paid online, 0 to 1")
 
     @classmethod
     def of(cls, code: str, target: AgencyTarget) -> TargetOut:
@@ -60,8 +72,10 @@ class TargetOut(BaseModel):
 
 
 class TargetList(BaseModel):
-    data: list[TargetOut]
-    next_cursor: str | None = None
+    data: list[TargetOut] = Field(description="The agency's targets by year")
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null on the last page"
+    )
 
 
 class BeneficiaryIn(BaseModel):
@@ -79,19 +93,23 @@ class BeneficiaryIn(BaseModel):
 
     revenue_type_code: str | None = Field(default=None, max_length=16, description="null: the agency default")
     treasury_code: str | None = Field(default=None, max_length=16, description="Kho bạc code")
-    account_number: str = Field(max_length=34)
+    account_number: str = Field(
+        max_length=34, description="The receiving account number (at the Treasury or a bank)"
+    )
     bank_bin: str = Field(max_length=6, description="NAPAS BIN of a known bank")
-    account_name: str = Field(max_length=300)
+    account_name: str = Field(max_length=300, description="The account holder's name")
 
 
 class BeneficiaryOut(BaseModel):
-    id: int
-    agency_code: str
-    revenue_type_code: str | None
-    treasury_code: str | None
-    account_number: str
-    bank_bin: str | None
-    account_name: str
+    id: int = Field(description="The account's id")
+    agency_code: str = Field(description="The agency the account belongs to")
+    revenue_type_code: str | None = Field(
+        description="The revenue type it receives; null: the agency's default account"
+    )
+    treasury_code: str | None = Field(description="Kho bạc (State Treasury) code")
+    account_number: str = Field(description="The receiving account number")
+    bank_bin: str | None = Field(description="NAPAS BIN of the account's bank")
+    account_name: str = Field(description="The account holder's name")
 
     @classmethod
     def of(cls, code: str, account: BeneficiaryAccount) -> BeneficiaryOut:
@@ -108,7 +126,9 @@ class BeneficiaryOut(BaseModel):
 
 class BeneficiaryList(BaseModel):
     data: list[BeneficiaryOut] = Field(description="The agency's own accounts, default first")
-    next_cursor: str | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null on the last page"
+    )
     effective_default: BeneficiaryOut | None = Field(
         description="The default that applies to this agency: its own, else the nearest ancestor's"
     )
@@ -127,19 +147,25 @@ class RevenueTypeIn(BaseModel):
         }
     )
 
-    group_code: str | None = Field(default=None, max_length=16)
-    name: str = Field(max_length=1000)
+    group_code: str | None = Field(
+        default=None, max_length=16, description="The group (tiểu mục) the code belongs to"
+    )
+    name: str = Field(max_length=1000, description="The code's name")
     kind: str = Field(max_length=16, description="phi, le_phi, phat, thue, thue_dat or khac")
-    chapter: str | None = Field(default=None, max_length=16)
-    valid_from: date
-    valid_to: date | None = None
+    chapter: str | None = Field(
+        default=None, max_length=16, description="Budget chapter (chương), when fixed"
+    )
+    valid_from: date = Field(description="First day this period is in force")
+    valid_to: date | None = Field(default=None, description="Last day in force; null for open-ended")
 
 
 class KeyOut(BaseModel):
-    id: int
+    id: int = Field(description="The key's id")
     prefix: str = Field(description="The first characters of the key, to tell keys apart")
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: datetime = Field(description="When the key was issued")
+    expires_at: datetime | None = Field(
+        description="When the key stops working (set when a newer key replaced it); null: no end"
+    )
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -147,15 +173,17 @@ class KeyOut(BaseModel):
 
 
 class ClientOut(BaseModel):
-    id: str
-    name: str
-    agency_codes: list[str]
-    webhook_url: str | None
-    allowed_hosts: list[str]
-    enabled: bool
-    keys: list[KeyOut]
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The client's id (`cli_…`)")
+    name: str = Field(description="The client's display name")
+    agency_codes: list[str] = Field(description="The agencies whose subtrees this client may use")
+    webhook_url: str | None = Field(
+        description="Where events are POSTed; null: the client polls `GET /v1/events`"
+    )
+    allowed_hosts: list[str] = Field(description="Hosts the client's `return_url`s and webhook URL may use")
+    enabled: bool = Field(description="False: every key of the client answers 401")
+    keys: list[KeyOut] = Field(description="The client's API keys (prefixes only)")
+    created_at: datetime = Field(description="When the client was created")
+    updated_at: datetime = Field(description="When it last changed")
 
     @classmethod
     def of(cls, view: client_service.ClientView) -> ClientOut:
@@ -179,8 +207,10 @@ class ClientCreated(ClientOut):
 
 
 class ClientList(BaseModel):
-    data: list[ClientOut]
-    next_cursor: str | None
+    data: list[ClientOut] = Field(description="Clients, oldest first")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
 
 
 class ClientIn(BaseModel):
@@ -195,18 +225,30 @@ class ClientIn(BaseModel):
         }
     )
 
-    name: str = Field(max_length=300)
-    agency_codes: list[str] = Field(max_length=1000)
-    webhook_url: str | None = Field(default=None, max_length=2000)
-    allowed_hosts: list[str] | None = Field(default=None, max_length=100)
+    name: str = Field(max_length=300, description="The client's display name (usually the portal's)")
+    agency_codes: list[str] = Field(max_length=1000, description="Agencies whose subtrees the client may use")
+    webhook_url: str | None = Field(
+        default=None, max_length=2000, description="https URL that receives the signed event webhooks"
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Hosts `return_url`s and the webhook URL may use (default: the webhook URL's host)",
+    )
 
 
 class ClientPatch(BaseModel):
-    name: str | None = Field(default=None, max_length=300)
-    agency_codes: list[str] | None = Field(default=None, max_length=1000)
-    webhook_url: str | None = Field(default=None, max_length=2000)
-    allowed_hosts: list[str] | None = Field(default=None, max_length=100)
-    enabled: bool | None = None
+    name: str | None = Field(default=None, max_length=300, description="A new display name")
+    agency_codes: list[str] | None = Field(
+        default=None, max_length=1000, description="A new list of agencies (replaces the old one)"
+    )
+    webhook_url: str | None = Field(
+        default=None, max_length=2000, description="A new webhook URL; null stops webhooks"
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None, max_length=100, description="A new list of allowed hosts (replaces the old one)"
+    )
+    enabled: bool | None = Field(default=None, description="False disables every key of the client")
 
 
 class KeyRotateIn(BaseModel):
@@ -217,4 +259,4 @@ class KeyRotateIn(BaseModel):
 
 class KeyCreated(KeyOut):
     api_key: str = Field(description="Shown once; store it now")
-    previous_keys_expire_at: datetime | None
+    previous_keys_expire_at: datetime | None = Field(description="When the client's older keys stop working")

@@ -30,15 +30,15 @@ class RevenueTypeOut(BaseModel):
         }
     )
 
-    id: int
-    code: str
-    version: int
-    group_code: str | None
-    name: str
+    id: int = Field(description="This version's row id")
+    code: str = Field(description="The revenue-type code (mã nội dung kinh tế / mục lục NSNN)")
+    version: int = Field(description="1 for the first period written, then 2, 3, …")
+    group_code: str | None = Field(description="The group (tiểu mục) the code belongs to")
+    name: str = Field(description="The code's name")
     kind: str = Field(description="phi, le_phi, phat, thue, thue_dat or khac")
-    chapter: str | None
-    valid_from: date
-    valid_to: date | None
+    chapter: str | None = Field(description="Budget chapter (chương), when fixed")
+    valid_from: date = Field(description="First day this period is in force")
+    valid_to: date | None = Field(description="Last day in force; null while open-ended")
     is_current: bool = Field(description="false: superseded by a later version (kept as history)")
 
     @classmethod
@@ -60,12 +60,14 @@ class RevenueTypeOut(BaseModel):
 class RevenueTypeDetail(RevenueTypeOut):
     """The period in force, with every version of the code ever written (oldest first)."""
 
-    versions: list[RevenueTypeOut]
+    versions: list[RevenueTypeOut] = Field(description="Every version of the code ever written, oldest first")
 
 
 class RevenueTypeList(BaseModel):
-    data: list[RevenueTypeOut]
-    next_cursor: str | None
+    data: list[RevenueTypeOut] = Field(description="Revenue types in force, by code")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
 
 
 class BankOut(BaseModel):
@@ -82,8 +84,8 @@ class BankOut(BaseModel):
 
     bin: str = Field(description="NAPAS BIN")
     sbv_code: str | None = Field(description="State Bank of Vietnam code")
-    short_name: str
-    name: str
+    short_name: str = Field(description="The bank's usual short name")
+    name: str = Field(description="The bank's full legal name")
 
     @classmethod
     def of(cls, bank: Bank) -> BankOut:
@@ -91,8 +93,10 @@ class BankOut(BaseModel):
 
 
 class BankList(BaseModel):
-    data: list[BankOut]
-    next_cursor: str | None
+    data: list[BankOut] = Field(description="Banks by BIN")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
 
 
 class AgencyOut(BaseModel):
@@ -109,12 +113,12 @@ class AgencyOut(BaseModel):
     )
 
     code: str = Field(description="Mã định danh")
-    name: str
+    name: str = Field(description="The agency's name")
     level: str = Field(description="province, department, district or commune")
-    parent_code: str | None
+    parent_code: str | None = Field(description="The parent agency's code; null for a root (a province)")
     path: str = Field(description="Codes from the root, '/'-separated")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="When the agency was created")
+    updated_at: datetime = Field(description="When it last changed")
 
     @classmethod
     def of(cls, agency: Agency) -> AgencyOut:
@@ -130,5 +134,7 @@ class AgencyOut(BaseModel):
 
 
 class AgencyList(BaseModel):
-    data: list[AgencyOut]
-    next_cursor: str | None
+    data: list[AgencyOut] = Field(description="Agencies in tree order")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )

@@ -18,7 +18,12 @@ class RefundCreate(BaseModel):
         description="Integer VND; at most what remains unrefunded.",
         examples=[20000],
     )
-    reason: str = Field(min_length=1, max_length=500, examples=["Hồ sơ không đủ điều kiện giải quyết"])
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        examples=["Hồ sơ không đủ điều kiện giải quyết"],
+        description="Why the money goes back, kept with the refund",
+    )
 
     @field_validator("reason")
     @classmethod
@@ -29,33 +34,39 @@ class RefundCreate(BaseModel):
 
 
 class RefundPayment(BaseModel):
-    status: str
-    amount: int
-    refunded_amount: int
+    status: str = Field(description="The payment's status after this refund")
+    amount: int = Field(description="The payment's amount, integer VND")
+    refunded_amount: int = Field(description="Refunded of it so far, integer VND")
 
 
 class RefundOut(BaseModel):
-    id: str
-    payment_id: str
-    attempt_id: str
-    status: Literal["pending", "succeeded", "failed", "unknown"]
-    amount: int
-    currency: str
-    reason: str
-    origin: Literal["client", "duplicate_paid"]
+    id: str = Field(description="The refund's id (`rfd_…`)")
+    payment_id: str = Field(description="The payment refunded")
+    attempt_id: str = Field(description="The attempt whose money goes back")
+    status: Literal["pending", "succeeded", "failed", "unknown"] = Field(
+        description="pending until the gateway (or an operator) settles it; `unknown` is resolved by a query"
+    )
+    amount: int = Field(description="Integer VND refunded")
+    currency: str = Field(description="Always VND")
+    reason: str = Field(description="Why the money goes back")
+    origin: Literal["client", "duplicate_paid"] = Field(
+        description=(
+            "`client`: asked through the API; `duplicate_paid`: a second payment refunded automatically"
+        )
+    )
     method: Literal["gateway", "manual"] = Field(
         description="`manual`: the gateway has no refund API; an operator confirms the payout."
     )
-    provider: str
-    reference: str
-    provider_refund_id: str | None
-    failure_code: str | None
-    failure_message: str | None
-    operator_note: str | None
-    payment: RefundPayment
-    created_at: str
-    updated_at: str
-    completed_at: str | None
+    provider: str = Field(description="The gateway that refunds")
+    reference: str = Field(description="Our refund reference sent to the gateway")
+    provider_refund_id: str | None = Field(description="The gateway's refund id, once known")
+    failure_code: str | None = Field(description="The gateway's code when the refund failed")
+    failure_message: str | None = Field(description="The gateway's message when the refund failed")
+    operator_note: str | None = Field(description="What the operator recorded for a manual refund")
+    payment: RefundPayment = Field(description="The payment's amounts after this refund")
+    created_at: str = Field(description="When the refund was asked for (RFC 3339)")
+    updated_at: str = Field(description="When it last changed (RFC 3339)")
+    completed_at: str | None = Field(description="When it succeeded or failed (RFC 3339)")
 
 
 class ConfirmIn(BaseModel):

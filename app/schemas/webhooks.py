@@ -13,38 +13,44 @@ MAX_GRACE_SECONDS = 7 * 24 * 3600
 class DeliveryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    event_id: str
-    event_type: str
-    client_id: str
-    status: Literal["pending", "delivered", "dead"]
+    id: int = Field(description="The delivery's id")
+    event_id: str = Field(description="The event delivered (`evt_…`)")
+    event_type: str = Field(description="The event's type, e.g. payment.succeeded")
+    client_id: str = Field(description="The client it is delivered to")
+    status: Literal["pending", "delivered", "dead"] = Field(
+        description="pending (being tried), delivered, or dead (gave up; redeliver it)"
+    )
     attempts: int = Field(description="Tries made since the delivery (re)started.")
     next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next.")
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
+    last_status_code: int | None = Field(
+        description="HTTP status of the last try; null when it got no answer"
+    )
+    last_error: str | None = Field(description="Why the last try failed (timeout, refused, status)")
+    created_at: datetime = Field(description="When the event was queued for delivery")
+    delivered_at: datetime | None = Field(description="When the portal answered 2xx")
 
 
 class DeliveryPage(BaseModel):
-    data: list[DeliveryOut]
-    next_cursor: str | None
+    data: list[DeliveryOut] = Field(description="Deliveries, newest first")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )
 
 
 class TryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    attempted_at: datetime
-    status_code: int | None
-    latency_ms: int | None
-    error: str | None
+    attempted_at: datetime = Field(description="When this try was sent")
+    status_code: int | None = Field(description="The portal's HTTP status; null without an answer")
+    latency_ms: int | None = Field(description="How long the portal took to answer")
+    error: str | None = Field(description="Why the try failed, when it did")
     response_body: str | None = Field(description="The first KB of the portal's answer.")
 
 
 class EventDeliveries(BaseModel):
-    event_id: str
+    event_id: str = Field(description="The event")
     delivery: DeliveryOut | None = Field(description="None when the client had no webhook URL.")
-    tries: list[TryOut]
+    tries: list[TryOut] = Field(description="Every try, oldest first")
 
 
 class WebhookSecretRotateIn(BaseModel):
@@ -59,6 +65,8 @@ class WebhookSecretRotateIn(BaseModel):
 
 
 class RotateOut(BaseModel):
-    client_id: str
+    client_id: str = Field(description="The client")
     webhook_secret: str = Field(description="Shown once; store it in the portal.")
-    previous_secret_expires_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="When the old secret stops signing; null: it stopped at once"
+    )
