@@ -73,7 +73,7 @@ async def _upload(request: Request) -> tuple[bytes, str]:
 # ---------------------------------------------------------------------------- agencies
 
 
-@router.post("/agencies", status_code=201, response_model=AgencyOut)
+@router.post("/agencies", summary="Create an agency", status_code=201, response_model=AgencyOut)
 async def create_agency(body: AgencyIn, container: ContainerDep) -> AgencyOut:
     """Create an agency under a parent (or a root). 409 `conflict` when the code exists."""
     agency = await agency_service.create_agency(
@@ -82,7 +82,7 @@ async def create_agency(body: AgencyIn, container: ContainerDep) -> AgencyOut:
     return AgencyOut.of(agency)
 
 
-@router.get("/agencies", response_model=AgencyList)
+@router.get("/agencies", summary="List agencies", response_model=AgencyList)
 async def list_agencies(
     container: ContainerDep,
     parent_code: Annotated[str | None, Query(max_length=64, description="Direct children of")] = None,
@@ -98,7 +98,7 @@ async def list_agencies(
     return AgencyList(data=[AgencyOut.of(a) for a in page.items], next_cursor=page.next_cursor)
 
 
-@router.patch("/agencies/{code}", response_model=AgencyOut)
+@router.patch("/agencies/{code}", summary="Rename or move an agency", response_model=AgencyOut)
 async def update_agency(code: AgencyCode, body: AgencyPatch, container: ContainerDep) -> AgencyOut:
     """Rename, re-level or move an agency; moving carries its subtree (cycles refused)."""
     agency = await agency_service.update_agency(container.db, code, body.model_dump(exclude_unset=True))
@@ -106,7 +106,11 @@ async def update_agency(code: AgencyCode, body: AgencyPatch, container: Containe
 
 
 @router.post(
-    "/agencies:import", response_model=ImportResult, openapi_extra=_IMPORT_BODY, responses=_IMPORT_422
+    "/agencies:import",
+    summary="Import agencies from a file",
+    response_model=ImportResult,
+    openapi_extra=_IMPORT_BODY,
+    responses=_IMPORT_422,
 )
 async def import_agencies(request: Request, container: ContainerDep) -> ImportResult:
     """Upsert agencies from CSV (code,name,level,parent_code) or JSON, all or nothing."""
@@ -114,7 +118,9 @@ async def import_agencies(request: Request, container: ContainerDep) -> ImportRe
     return ImportResult(**await agency_service.import_agencies(container.db, rows))
 
 
-@router.put("/agencies/{code}/targets/{year}", response_model=TargetOut)
+@router.put(
+    "/agencies/{code}/targets/{year}", summary="Set an agency's yearly target", response_model=TargetOut
+)
 async def set_target(
     code: AgencyCode,
     year: Annotated[int, Path(ge=2000, le=2100)],
@@ -126,7 +132,7 @@ async def set_target(
     return TargetOut.of(agency_service.normalise_code(code), target)
 
 
-@router.get("/agencies/{code}/targets", response_model=TargetList)
+@router.get("/agencies/{code}/targets", summary="An agency's yearly targets", response_model=TargetList)
 async def list_targets(code: AgencyCode, container: ContainerDep) -> TargetList:
     """An agency's own targets by year."""
     targets = await agency_service.list_targets(container.db, code)
@@ -136,7 +142,11 @@ async def list_targets(code: AgencyCode, container: ContainerDep) -> TargetList:
 # ---------------------------------------------------------------------------- beneficiary accounts
 
 
-@router.put("/agencies/{code}/beneficiary-accounts", response_model=BeneficiaryOut)
+@router.put(
+    "/agencies/{code}/beneficiary-accounts",
+    summary="Set a beneficiary account",
+    response_model=BeneficiaryOut,
+)
 async def put_beneficiary(
     code: AgencyCode, body: BeneficiaryIn, container: ContainerDep, response: Response
 ) -> BeneficiaryOut:
@@ -146,7 +156,11 @@ async def put_beneficiary(
     return BeneficiaryOut.of(agency_service.normalise_code(code), account)
 
 
-@router.get("/agencies/{code}/beneficiary-accounts", response_model=BeneficiaryList)
+@router.get(
+    "/agencies/{code}/beneficiary-accounts",
+    summary="An agency's beneficiary accounts",
+    response_model=BeneficiaryList,
+)
 async def list_beneficiaries(code: AgencyCode, container: ContainerDep) -> BeneficiaryList:
     """An agency's beneficiary accounts and the default it resolves to up the tree."""
     view = await beneficiary_service.list_beneficiaries(container.db, code)
@@ -162,7 +176,7 @@ async def list_beneficiaries(code: AgencyCode, container: ContainerDep) -> Benef
 # ---------------------------------------------------------------------------- revenue types
 
 
-@router.put("/revenue-types/{code}", response_model=RevenueTypeDetail)
+@router.put("/revenue-types/{code}", summary="Write a revenue-type period", response_model=RevenueTypeDetail)
 async def put_revenue_type(
     code: Annotated[str, Path(max_length=16)],
     body: RevenueTypeIn,
@@ -179,7 +193,11 @@ async def put_revenue_type(
 
 
 @router.post(
-    "/revenue-types:import", response_model=ImportResult, openapi_extra=_IMPORT_BODY, responses=_IMPORT_422
+    "/revenue-types:import",
+    summary="Import revenue types from a file",
+    response_model=ImportResult,
+    openapi_extra=_IMPORT_BODY,
+    responses=_IMPORT_422,
 )
 async def import_revenue_types(request: Request, container: ContainerDep) -> ImportResult:
     """Write revenue-type periods from CSV (code,group_code,name,kind,chapter,valid_from,valid_to)
@@ -191,7 +209,7 @@ async def import_revenue_types(request: Request, container: ContainerDep) -> Imp
 # ---------------------------------------------------------------------------- clients
 
 
-@router.post("/clients", status_code=201, response_model=ClientCreated)
+@router.post("/clients", summary="Create a client", status_code=201, response_model=ClientCreated)
 async def create_client(body: ClientIn, container: ContainerDep) -> ClientCreated:
     """Create a client for agency subtrees; the API key and webhook secret are shown only here."""
     made = await client_service.create_client(
@@ -206,20 +224,20 @@ async def create_client(body: ClientIn, container: ContainerDep) -> ClientCreate
     )
 
 
-@router.get("/clients", response_model=ClientList)
+@router.get("/clients", summary="List clients", response_model=ClientList)
 async def list_clients(container: ContainerDep, limit: Limit = 50, cursor: Cursor = None) -> ClientList:
     """Clients, oldest first (never their keys or secrets)."""
     page = await client_service.list_clients(container, limit=limit, cursor=cursor)
     return ClientList(data=[ClientOut.of(v) for v in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/clients/{client_id}", response_model=ClientOut)
+@router.get("/clients/{client_id}", summary="A client", response_model=ClientOut)
 async def get_client(client_id: Annotated[str, Path(max_length=40)], container: ContainerDep) -> ClientOut:
     """One client with its agencies and key prefixes (never a key or secret)."""
     return ClientOut.of(await client_service.get_client(container, client_id))
 
 
-@router.patch("/clients/{client_id}", response_model=ClientOut)
+@router.patch("/clients/{client_id}", summary="Change a client", response_model=ClientOut)
 async def update_client(
     client_id: Annotated[str, Path(max_length=40)], body: ClientPatch, container: ContainerDep
 ) -> ClientOut:
@@ -228,7 +246,9 @@ async def update_client(
     return ClientOut.of(view)
 
 
-@router.post("/clients/{client_id}/keys", status_code=201, response_model=KeyCreated)
+@router.post(
+    "/clients/{client_id}/keys", summary="Issue a new API key", status_code=201, response_model=KeyCreated
+)
 async def rotate_key(
     client_id: Annotated[str, Path(max_length=40)],
     container: ContainerDep,

@@ -28,7 +28,7 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, m
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")]
 
 
-@router.get("/revenue-types", response_model=RevenueTypeList)
+@router.get("/revenue-types", summary="Search revenue-type codes in force", response_model=RevenueTypeList)
 async def list_revenue_types(
     _client: CurrentClient,
     container: ContainerDep,
@@ -46,7 +46,10 @@ async def list_revenue_types(
 
 
 @router.get(
-    "/revenue-types/{code}", response_model=RevenueTypeDetail, responses={404: {"description": "Unknown"}}
+    "/revenue-types/{code}",
+    summary="A revenue-type code with its versions",
+    response_model=RevenueTypeDetail,
+    responses={404: {"description": "Unknown"}},
 )
 async def get_revenue_type(
     code: str,
@@ -63,7 +66,7 @@ async def get_revenue_type(
     )
 
 
-@router.get("/banks", response_model=BankList)
+@router.get("/banks", summary="Banks by NAPAS BIN", response_model=BankList)
 async def list_banks(
     _client: CurrentClient, container: ContainerDep, limit: Limit = 50, cursor: Cursor = None
 ) -> BankList:
@@ -72,7 +75,7 @@ async def list_banks(
     return BankList(data=[BankOut.of(b) for b in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/agencies", response_model=AgencyList)
+@router.get("/agencies", summary="Your agencies", response_model=AgencyList)
 async def list_my_agencies(
     client: CurrentClient,
     container: ContainerDep,

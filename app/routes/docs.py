@@ -57,8 +57,10 @@ def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from files installed with paybridge, so
     the docs work on an air-gapped network."""
     from app.routes import problems as problem_pages
+    from app.routes.openapi_doc import document_openapi
 
     app.include_router(problem_pages.router)
+    document_openapi(app)
     openapi_url = app.openapi_url or "/openapi.json"
     app.mount(DOCS_ASSETS, StaticFiles(directory=_assets_dir()), name="docs-assets")
 

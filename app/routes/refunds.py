@@ -174,6 +174,7 @@ async def get_receipt(
 @client_router.get(
     "/v1/payments/{payment_id}/receipt/gateway",
     summary="The gateway's own receipt file",
+    response_class=Response,
     responses={
         200: {"description": "The PDF the gateway issued", "content": {"application/pdf": {}}},
         **problems(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import AgencyTarget, ApiKey, BeneficiaryAccount
+from app.schemas import examples as ex
 from app.services import clients as client_service
 
 
@@ -40,6 +41,10 @@ class AgencyIn(BaseModel):
 
 
 class AgencyPatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"name": "Sở Tư pháp tỉnh Đồng Nai", "parent_code": "000.00.00.H56"}}
+    )
+
     name: str | None = Field(default=None, max_length=1000, description="A new name")
     level: str | None = Field(
         default=None,
@@ -62,6 +67,8 @@ class TargetIn(BaseModel):
 
 
 class TargetOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.TARGET})
+
     agency_code: str = Field(description="The agency the target is set on")
     year: int = Field(description="The calendar year it applies to")
     online_payment_rate: float = Field(description="Target share of fee-bearing bills paid online, 0 to 1")
@@ -72,6 +79,8 @@ class TargetOut(BaseModel):
 
 
 class TargetList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.TARGET, None)})
+
     data: list[TargetOut] = Field(description="The agency's targets by year")
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` to get the next page; null on the last page"
@@ -101,6 +110,8 @@ class BeneficiaryIn(BaseModel):
 
 
 class BeneficiaryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.BENEFICIARY})
+
     id: int = Field(description="The account's id")
     agency_code: str = Field(description="The agency the account belongs to")
     revenue_type_code: str | None = Field(
@@ -125,6 +136,12 @@ class BeneficiaryOut(BaseModel):
 
 
 class BeneficiaryList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"data": [ex.BENEFICIARY], "next_cursor": None, "effective_default": ex.BENEFICIARY}
+        }
+    )
+
     data: list[BeneficiaryOut] = Field(description="The agency's own accounts, default first")
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` to get the next page; null on the last page"
@@ -160,6 +177,8 @@ class RevenueTypeIn(BaseModel):
 
 
 class KeyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.KEY})
+
     id: int = Field(description="The key's id")
     prefix: str = Field(description="The first characters of the key, to tell keys apart")
     created_at: datetime = Field(description="When the key was issued")
@@ -173,6 +192,8 @@ class KeyOut(BaseModel):
 
 
 class ClientOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.CLIENT})
+
     id: str = Field(description="The client's id (`cli_…`)")
     name: str = Field(description="The client's display name")
     agency_codes: list[str] = Field(description="The agencies whose subtrees this client may use")
@@ -202,11 +223,19 @@ class ClientOut(BaseModel):
 
 
 class ClientCreated(ClientOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {**ex.CLIENT, "api_key": "pbk_Xq3f…", "webhook_secret": "whsec_MfKQ9r…"}
+        }
+    )
+
     api_key: str = Field(description="Shown once; store it now")
     webhook_secret: str = Field(description="Standard Webhooks secret (whsec_…); shown once")
 
 
 class ClientList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.CLIENT)})
+
     data: list[ClientOut] = Field(description="Clients, oldest first")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
@@ -238,6 +267,12 @@ class ClientIn(BaseModel):
 
 
 class ClientPatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"webhook_url": "https://motcua.dongnai.gov.vn/paybridge/webhook-v2", "enabled": True}
+        }
+    )
+
     name: str | None = Field(default=None, max_length=300, description="A new display name")
     agency_codes: list[str] | None = Field(
         default=None, max_length=1000, description="A new list of agencies (replaces the old one)"
@@ -252,11 +287,25 @@ class ClientPatch(BaseModel):
 
 
 class KeyRotateIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"grace_seconds": 86400}})
+
     grace_seconds: int | None = Field(
         default=None, ge=0, description="How long older keys keep working (24 h)"
     )
 
 
 class KeyCreated(KeyOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                **ex.KEY,
+                "id": 8,
+                "prefix": "pbk_Lm7d",
+                "api_key": "pbk_Lm7d…",
+                "previous_keys_expire_at": "2026-11-02T00:00:00Z",
+            }
+        }
+    )
+
     api_key: str = Field(description="Shown once; store it now")
     previous_keys_expire_at: datetime | None = Field(description="When the client's older keys stop working")

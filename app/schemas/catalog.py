@@ -7,28 +7,14 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import Agency, Bank, RevenueType
+from app.schemas import examples as ex
 from app.services import agencies as agency_service
 
 
 class RevenueTypeOut(BaseModel):
     """One validity period (one version) of a revenue-type code."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": 15,
-                "code": "2771",
-                "version": 1,
-                "group_code": "2750",
-                "name": "Lệ phí hộ tịch",
-                "kind": "le_phi",
-                "chapter": None,
-                "valid_from": "2017-01-01",
-                "valid_to": None,
-                "is_current": True,
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": ex.REVENUE_TYPE})
 
     id: int = Field(description="This version's row id")
     code: str = Field(description="The revenue-type code (mã nội dung kinh tế / mục lục NSNN)")
@@ -60,10 +46,16 @@ class RevenueTypeOut(BaseModel):
 class RevenueTypeDetail(RevenueTypeOut):
     """The period in force, with every version of the code ever written (oldest first)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"example": {**ex.REVENUE_TYPE, "versions": [ex.REVENUE_TYPE]}}
+    )
+
     versions: list[RevenueTypeOut] = Field(description="Every version of the code ever written, oldest first")
 
 
 class RevenueTypeList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.REVENUE_TYPE)})
+
     data: list[RevenueTypeOut] = Field(description="Revenue types in force, by code")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
@@ -71,16 +63,7 @@ class RevenueTypeList(BaseModel):
 
 
 class BankOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "bin": "970436",
-                "sbv_code": "203",
-                "short_name": "Vietcombank",
-                "name": "Ngân hàng TMCP Ngoại thương Việt Nam",
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": ex.BANK})
 
     bin: str = Field(description="NAPAS BIN")
     sbv_code: str | None = Field(description="State Bank of Vietnam code")
@@ -93,6 +76,8 @@ class BankOut(BaseModel):
 
 
 class BankList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.BANK)})
+
     data: list[BankOut] = Field(description="Banks by BIN")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
@@ -100,17 +85,7 @@ class BankList(BaseModel):
 
 
 class AgencyOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "code": "000.00.31.H56",
-                "name": "Sở Tư pháp",
-                "level": "department",
-                "parent_code": "000.00.00.H56",
-                "path": "/000.00.00.H56/000.00.31.H56/",
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": ex.AGENCY})
 
     code: str = Field(description="Mã định danh")
     name: str = Field(description="The agency's name")
@@ -134,6 +109,8 @@ class AgencyOut(BaseModel):
 
 
 class AgencyList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.AGENCY)})
+
     data: list[AgencyOut] = Field(description="Agencies in tree order")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"

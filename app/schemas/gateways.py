@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import examples as ex
+
 
 class ProviderAccountCreate(BaseModel):
     model_config = ConfigDict(
@@ -44,6 +46,8 @@ class ProviderAccountCreate(BaseModel):
 
 
 class ProviderAccountOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.PROVIDER_ACCOUNT})
+
     id: str = Field(description="The account's id (`pa_…`)")
     provider: str = Field(description="The gateway")
     agency_code: str = Field(description="The agency it serves")
@@ -54,6 +58,8 @@ class ProviderAccountOut(BaseModel):
 
 
 class ProviderOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.PROVIDER})
+
     provider: str = Field(description="The gateway's name, as `provider` takes it")
     display_name: str = Field(description="The name shown to citizens")
     min_amount: int = Field(description="Smallest amount the gateway takes, integer VND")

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
+from app.schemas import examples as ex
+
 MAX_PAYMENT_AMOUNT = 100_000_000_000  # 100 billion VND: far above any fee; a gateway's own limit is lower
 MIN_EXPIRY_SECONDS = 60
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
@@ -188,7 +190,7 @@ class PaymentCreate(BaseModel):
 
 
 class AttemptCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"provider": "momo"}})
 
     provider: str = Field(
         min_length=1,
@@ -201,7 +203,16 @@ class AttemptCreate(BaseModel):
 class OfflineCreate(BaseModel):
     """A payment collected at the counter; it counts in reports as paid, not online."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "method": "cash",
+                "paid_at": "2026-11-21T09:30:00+07:00",
+                "receipt_number": "BL-0001234",
+            }
+        },
+    )
 
     method: Literal["cash", "bank_transfer", "pos"] = Field(
         description="How the money was collected at the counter"
@@ -229,6 +240,8 @@ class ItemOut(BaseModel):
 
 
 class AttemptOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.ATTEMPT})
+
     id: str = Field(description="The attempt's id (`att_…`)")
     provider: str = Field(description="The gateway of this attempt")
     reference: str = Field(description="Our reference sent to the gateway (`PB…`), unique per attempt")
@@ -257,6 +270,8 @@ class AttemptOut(BaseModel):
 
 
 class PaymentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.PAYMENT})
+
     id: str = Field(description="The payment's id (`pay_…`)")
     status: Literal["pending", "succeeded", "partially_refunded", "refunded", "expired", "cancelled"] = Field(
         description="The payment's state; `succeeded` is final except for refunds"
@@ -295,6 +310,8 @@ class PaymentOut(BaseModel):
 
 
 class PaymentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.PAYMENT)})
+
     data: list[PaymentOut] = Field(description="Payments, newest first")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"

@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.schemas import examples as ex
 
 ItemStatus = Literal["matched", "missing_here", "missing_there", "amount_mismatch", "status_mismatch"]
 
 
 class ReconciliationItemOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.RECONCILIATION_ITEM})
+
     status: ItemStatus = Field(description="How this row compares with our records")
     line_number: int | None = Field(
         description="The row's line in the file; null for `missing_there` rows (not in the file)"
@@ -30,6 +34,8 @@ class ReconciliationItemOut(BaseModel):
 
 
 class RunOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.RECONCILIATION_RUN})
+
     id: str = Field(description="The run's id")
     provider: str = Field(description="The gateway whose file it is")
     account_id: str = Field(description="The gateway account the file belongs to")
@@ -42,10 +48,16 @@ class RunOut(BaseModel):
 
 
 class RunDetail(RunOut):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {**ex.RECONCILIATION_RUN, "items": [ex.RECONCILIATION_ITEM]}}
+    )
+
     items: list[ReconciliationItemOut] = Field(description="Every row's verdict, mismatches first")
 
 
 class RunPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.RECONCILIATION_RUN)})
+
     data: list[RunOut] = Field(description="Runs, newest first")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"

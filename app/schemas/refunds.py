@@ -6,11 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from app.schemas import examples as ex
 from app.schemas.payments import MAX_PAYMENT_AMOUNT
 
 
 class RefundCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"amount": 20000, "reason": "Hồ sơ không đủ điều kiện giải quyết"}},
+    )
 
     amount: StrictInt = Field(
         gt=0,
@@ -34,12 +38,16 @@ class RefundCreate(BaseModel):
 
 
 class RefundPayment(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.REFUND["payment"]})
+
     status: str = Field(description="The payment's status after this refund")
     amount: int = Field(description="The payment's amount, integer VND")
     refunded_amount: int = Field(description="Refunded of it so far, integer VND")
 
 
 class RefundOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.REFUND})
+
     id: str = Field(description="The refund's id (`rfd_…`)")
     payment_id: str = Field(description="The payment refunded")
     attempt_id: str = Field(description="The attempt whose money goes back")
@@ -70,7 +78,10 @@ class RefundOut(BaseModel):
 
 
 class ConfirmIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"succeeded": True, "note": "Chuyển khoản hoàn tiền số FT24331123456"}},
+    )
 
     succeeded: bool = Field(description="True: the money went back to the payer; false: it could not.")
     note: str = Field(min_length=1, max_length=1000, description="What was done (bank transfer number, …).")

@@ -62,7 +62,24 @@ class ReportOut(BaseModel):
                         "duplicate_amount": None,
                     }
                 ],
-                "total": {"key": "TOTAL", "name": "Tổng cộng", "bills_with_fee": 1200, "...": "..."},
+                "total": {
+                    "key": "TOTAL",
+                    "name": "Tổng cộng",
+                    "level": None,
+                    "scope": None,
+                    "bills_with_fee": 1200,
+                    "bills_exempt": 14,
+                    "bills_paid": 1100,
+                    "bills_paid_online": 420,
+                    "online_rate": 0.35,
+                    "amount_paid": 55000000,
+                    "amount_paid_online": 21000000,
+                    "amount_refunded": 50000,
+                    "target_rate": 0.3,
+                    "meets_target": True,
+                    "duplicate_paid": None,
+                    "duplicate_amount": None,
+                },
             }
         }
     )

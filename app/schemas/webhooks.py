@@ -7,11 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.schemas import examples as ex
+
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
 class DeliveryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"example": ex.DELIVERY})
 
     id: int = Field(description="The delivery's id")
     event_id: str = Field(description="The event delivered (`evt_…`)")
@@ -31,6 +33,8 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.DELIVERY)})
+
     data: list[DeliveryOut] = Field(description="Deliveries, newest first")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page"
@@ -38,7 +42,7 @@ class DeliveryPage(BaseModel):
 
 
 class TryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"example": ex.TRY})
 
     attempted_at: datetime = Field(description="When this try was sent")
     status_code: int | None = Field(description="The portal's HTTP status; null without an answer")
@@ -48,13 +52,19 @@ class TryOut(BaseModel):
 
 
 class EventDeliveries(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"event_id": ex.EVENT["id"], "delivery": ex.DELIVERY, "tries": [ex.TRY]}
+        }
+    )
+
     event_id: str = Field(description="The event")
     delivery: DeliveryOut | None = Field(description="None when the client had no webhook URL.")
     tries: list[TryOut] = Field(description="Every try, oldest first")
 
 
 class WebhookSecretRotateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"grace_seconds": 86400}})
 
     grace_seconds: int = Field(
         default=24 * 3600,
@@ -65,6 +75,16 @@ class WebhookSecretRotateIn(BaseModel):
 
 
 class RotateOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "client_id": ex.CLIENT["id"],
+                "webhook_secret": "whsec_MfKQ9r…",
+                "previous_secret_expires_at": "2026-11-02T00:00:00Z",
+            }
+        }
+    )
+
     client_id: str = Field(description="The client")
     webhook_secret: str = Field(description="Shown once; store it in the portal.")
     previous_secret_expires_at: datetime | None = Field(
