@@ -411,17 +411,25 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string", "description": "Stable machine-readable error code"},
-        "instance": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri",
+            "description": "A page paybridge serves about this error and its fix: {base URL}/problems/{code}",
+        },
+        "title": {"type": "string", "description": "A short summary of the kind of error"},
+        "status": {"type": "integer", "description": "The HTTP status code"},
+        "detail": {"type": "string", "description": "What went wrong with this request, in words"},
+        "code": {"type": "string", "description": "Stable machine-readable error code: branch on this"},
+        "instance": {"type": "string", "description": "The request path"},
         "errors": {
             "type": "array",
+            "description": "Validation errors: one per bad field (imports add the file's `line`)",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string", "description": "Path of the field, e.g. items[0].amount"},
+                    "message": {"type": "string", "description": "What is wrong with it"},
+                },
             },
         },
     },
