@@ -26,14 +26,14 @@ def test_text_format_is_one_readable_line_with_the_fields(capsys: pytest.Capture
     configure_logging("INFO", "text")
     token = request_id_var.set("req-42")
     try:
-        logging.getLogger("paybridge.http").info(
+        logging.getLogger("paybridge.demo").info(
             "POST /v1/payments 201", extra={"duration_ms": 3.2, "auth": "Bearer pbk_secretvalue"}
         )
     finally:
         request_id_var.reset(token)
     [line] = capsys.readouterr().err.splitlines()
     assert not line.startswith("{")
-    assert " INFO    paybridge.http         POST /v1/payments 201  request_id=req-42 duration_ms=3.2" in line
+    assert " INFO    paybridge.demo         POST /v1/payments 201  request_id=req-42 duration_ms=3.2" in line
     assert "pbk_secretvalue" not in line and "[REDACTED]" in line
 
 
@@ -51,10 +51,15 @@ def test_text_format_prints_the_trace_redacted(capsys: pytest.CaptureFixture[str
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_uvicorn_color_message_is_not_in_our_lines(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", fmt)
+    # A live-server test earlier in the run may have left uvicorn's logger at WARNING.
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level = uvicorn_log.level
+    uvicorn_log.setLevel(logging.INFO)
     # What uvicorn does: the plain message, plus an ANSI-coloured copy as an extra.
-    logging.getLogger("uvicorn.error").info(
+    uvicorn_log.info(
         "Uvicorn running on %s", "http://127.0.0.1:8000", extra={"color_message": "\x1b[1m%s\x1b[0m"}
     )
+    uvicorn_log.setLevel(level)
     [line] = capsys.readouterr().err.splitlines()
     assert "\x1b" not in line and "color_message" not in line
     if fmt == "json":
