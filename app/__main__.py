@@ -1,4 +1,5 @@
-"""Command line: ``python -m app {migrate,serve,worker,seed-demo,rotate-secrets}``.
+"""Command line: ``paybridge`` (or ``python -m app``) ``{migrate,serve,worker,seed-demo,rotate-secrets}``
+and the operator commands of :mod:`app.cli_ops` (create-client, add-gateway-account, import-catalogue).
 
 Every command works on ``PAYBRIDGE_DATABASE_URL``; when it is unset (development only) the command
 starts the embedded PostgreSQL under ``PAYBRIDGE_DATA_DIR`` (``.paybridge/pgdata``) and stops it
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from app import cli_ops
 from app.config import Settings
 from app.db import DatabaseNotConfigured
 from app.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -153,13 +155,19 @@ def _rotate_secrets(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app", description="paybridge")
+    parser = argparse.ArgumentParser(
+        prog="paybridge",
+        description="paybridge: payment integration for Vietnam's public-service portals. Settings come "
+        "from PAYBRIDGE_* environment variables (see README, Operate). `python -m app` is the same command.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations and load the seed catalogues")
     serve = sub.add_parser("serve", help="run the HTTP server (uvicorn)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes to run (default: %(default)s)"
+    )
     worker = sub.add_parser("worker", help="run the background jobs without the HTTP server")
     worker.add_argument("--once", action="store_true", help="run every job once and exit")
     demo = sub.add_parser(
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-secrets",
         help="re-encrypt stored credentials under PAYBRIDGE_SECRET_KEY (old keys: PAYBRIDGE_OLD_SECRET_KEYS)",
     )
+    cli_ops.register(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"paybridge: cannot start: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         with _database(settings) as settings:
             if args.command == "migrate":
@@ -197,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 _seed_demo(settings, args.env_file)
             elif args.command == "rotate-secrets":
                 _rotate_secrets(settings)
+            elif args.command in cli_ops.COMMANDS:
+                return cli_ops.run(args.command, args, settings)
     except (EmbeddedPostgresError, DatabaseNotConfigured) as exc:
         print(f"paybridge: cannot start: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     sandbox: bool = False
     run_workers: bool = True
     log_level: str = "INFO"
+    # json: one JSON object per line (production, log shippers); text: readable lines for a terminal.
+    log_format: Literal["json", "text"] = "json"
     db_pool_size: int = 10
     # Requests bodies above this size are refused with 413 (callbacks and API alike).
     max_body_bytes: int = 256 * 1024

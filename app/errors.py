@@ -1,7 +1,9 @@
 """Errors as RFC 9457 problem details.
 
 Every error leaves paybridge as ``application/problem+json`` with ``type``, ``title``, ``status``,
-``detail`` and a stable snake_case ``code`` (plus ``errors`` for validation). The tree:
+``detail``, ``instance`` (the request path) and a stable snake_case ``code`` (plus ``errors`` for
+validation). ``type`` is ``{PAYBRIDGE_PUBLIC_BASE_URL}/problems/{code}``, a page paybridge serves
+about that error and its fix (:mod:`app.problems`). The tree:
 
 - :class:`ProblemError` — base; carries the HTTP status and the code. Services raise subclasses
   defined next to them (``DuplicateBill``, ``InvalidState``); one handler renders them all.
@@ -15,6 +17,7 @@ Every error leaves paybridge as ``application/problem+json`` with ``type``, ``ti
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import socket
 from typing import Any
@@ -29,7 +32,27 @@ from starlette.responses import Response
 log = logging.getLogger("paybridge.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-TYPE_BASE = "https://paybridge.gov.vn/problems/"
+PROBLEMS_PATH = "/problems/"
+
+# (public base URL, request path) of the request being served: set once per request by
+# RequestContextMiddleware, so that every problem, wherever it is built (a handler, the middleware,
+# a stored idempotent answer), carries a ``type`` that resolves and its ``instance``.
+problem_context: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "problem_context", default=None
+)
+
+
+def problem_type(code: str) -> str:
+    """The ``type`` URI of ``code``: absolute under the public base URL during a request."""
+    context = problem_context.get()
+    return f"{context[0] if context else ''}{PROBLEMS_PATH}{code}"
+
+
+def _instance(instance: str | None) -> str | None:
+    if instance:
+        return instance
+    context = problem_context.get()
+    return context[1] if context else None
 
 
 class ProblemError(Exception):
@@ -101,12 +124,13 @@ class MetricsDisabled(ServiceUnavailable):
 def problem_body(exc: ProblemError, *, instance: str | None) -> bytes:
     """The JSON body :func:`problem_response` would send for ``exc``."""
     body: dict[str, Any] = {
-        "type": TYPE_BASE + exc.code,
+        "type": problem_type(exc.code),
         "title": exc.title,
         "status": exc.status,
         "detail": exc.detail,
         "code": exc.code,
     }
+    instance = _instance(instance)
     if instance:
         body["instance"] = instance
     if exc.errors is not None:
@@ -127,12 +151,13 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
+        "type": problem_type(code),
         "title": title,
         "status": status,
         "detail": detail,
         "code": code,
     }
+    instance = _instance(instance)
     if instance:
         body["instance"] = instance
     if errors is not None:
@@ -174,13 +199,54 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+# Messages about the whole body, which read as sentences on their own (no "body: " prefix).
+_WHOLE_BODY = ("body is not valid JSON", "send Content-Type")
+_JSON_TYPES = ("application/json", "application/problem+json", "application/merge-patch+json")
+
+
+def _json_position(document: Any, position: Any) -> str:
+    """``line 1 column 34`` for a character offset into the body (as Python's json module counts)."""
+    if not isinstance(document, str) or not isinstance(position, int):
+        return f"character {position}"
+    line = document.count("\n", 0, position) + 1
+    column = position - (document.rfind("\n", 0, position) + 1) + 1
+    return f"line {line} column {column}"
+
+
+def _is_json_content_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+
+
+def validation_errors(exc: RequestValidationError, content_type: str = "") -> list[dict[str, str]]:
+    """One ``{field, message}`` per problem, in words a portal developer can act on: a body that is
+    not JSON says where it broke, a body sent without ``Content-Type: application/json`` says so."""
     errors = []
     for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        kind = err.get("type")
+        if kind == "json_invalid":
+            reason = str((err.get("ctx") or {}).get("error", "invalid JSON"))
+            where = _json_position(getattr(exc, "body", None), loc[1] if len(loc) > 1 else None)
+            errors.append({"field": "body", "message": f"body is not valid JSON at {where}: {reason}"})
+            continue
+        if (
+            loc == ("body",)
+            and isinstance(err.get("input"), bytes)
+            and not _is_json_content_type(content_type)
+        ):
+            sent = f"Content-Type: {content_type}" if content_type else "no Content-Type"
+            errors.append(
+                {
+                    "field": "body",
+                    "message": f"send Content-Type: application/json (the body came with {sent})",
+                }
+            )
+            continue
         message = str(err.get("msg", "invalid"))
         # pydantic prefixes custom errors with "Value error, ".
         message = message.removeprefix("Value error, ")
-        errors.append({"field": _field_path(err.get("loc", ())), "message": message})
+        errors.append({"field": _field_path(loc), "message": message})
     return errors
 
 
@@ -200,8 +266,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = validation_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid request"
+        errors = validation_errors(exc, request.headers.get("content-type", ""))
+        detail = "; ".join(
+            e["message"] if e["message"].startswith(_WHOLE_BODY) else f"{e['field']}: {e['message']}"
+            for e in errors[:5]
+        )
+        detail = detail or "invalid request"
         return problem_response(
             422, "validation_error", "Validation failed", detail, instance=request.url.path, errors=errors
         )
@@ -376,17 +446,25 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "code"],
     "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string", "description": "Stable machine-readable error code"},
-        "instance": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri",
+            "description": "A page paybridge serves about this error and its fix: {base URL}/problems/{code}",
+        },
+        "title": {"type": "string", "description": "A short summary of the kind of error"},
+        "status": {"type": "integer", "description": "The HTTP status code"},
+        "detail": {"type": "string", "description": "What went wrong with this request, in words"},
+        "code": {"type": "string", "description": "Stable machine-readable error code: branch on this"},
+        "instance": {"type": "string", "description": "The request path"},
         "errors": {
             "type": "array",
+            "description": "Validation errors: one per bad field (imports add the file's `line`)",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string", "description": "Path of the field, e.g. items[0].amount"},
+                    "message": {"type": "string", "description": "What is wrong with it"},
+                },
             },
         },
     },

@@ -1,4 +1,6 @@
-"""Structured JSON logs carrying the request id; secrets are redacted before they are written."""
+"""Logs carrying the request id, secrets redacted before they are written: JSON lines by default,
+or readable text lines for a terminal (``PAYBRIDGE_LOG_FORMAT=text``). Third-party chatter is kept
+out: uvicorn's ANSI ``color_message`` copy of each message, fontTools' per-glyph subsetting lines."""
 
 from __future__ import annotations
 
@@ -23,7 +25,12 @@ _SECRET_PATTERNS = [
         r"signature|securehash|mac|checksum|maxacthuc|id_number|notify_secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"
     ),
 ]
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn passes each message twice, the second copy (``color_message``) with ANSI escapes in it.
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 # A record carrying this attribute (true) was built only from values known to hold no secret (route
 # templates, known HTTP methods, numbers): the formatter skips the redaction regexes for it. The
@@ -83,9 +90,50 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(payload, default=str).decode()
 
 
-def configure_logging(level: str = "INFO") -> None:
+class TextFormatter(logging.Formatter):
+    """One readable line per record for development: ``12:00:01.234 INFO  paybridge.http  message
+    key=value …`` (the same fields as the JSON line, redacted the same way; a trace follows on its own
+    lines)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
+        safe = fields.get(SAFE_RECORD) is True
+        message = record.getMessage()
+        clock = _timestamp(record.created)[11:23]
+        level = (_LEVELS.get(record.levelno) or record.levelname.lower()).upper()
+        parts = [f"{clock} {level:<7} {record.name:<22} {message if safe else redact(message)}"]
+        rid = request_id_var.get()
+        extras = [f"request_id={rid}"] if rid else []
+        for key, value in fields.items():
+            if key not in _RESERVED and key[:1] != "_":
+                shown = redact(value) if isinstance(value, str) and not safe else value
+                extras.append(f"{key}={shown}")
+        if extras:
+            parts.append("  " + " ".join(extras))
+        line = "".join(parts)
+        if record.exc_info and record.exc_info[0] is not None:
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return line
+
+
+# Loggers that say too much for an operator: drivers print SQL parameters (payer data) at DEBUG,
+# fontTools logs ~25 lines per receipt PDF it subsets, uvicorn's access logger duplicates ours.
+QUIET_LOGGERS = (
+    "uvicorn.access",
+    "httpx",
+    "httpcore",
+    "alembic.runtime.plugins",
+    "asyncpg",
+    "fontTools",
+    "fontTools.subset",
+    "fontTools.ttLib",
+)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Send every record to stderr as JSON lines (``fmt="json"``) or readable text (``"text"``)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -93,6 +141,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    # Driver loggers print SQL parameters (payer data) at DEBUG: never below WARNING.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.plugins", "asyncpg"):
+    # Driver loggers print SQL parameters (payer data) at DEBUG: never below WARNING; the others
+    # are chatter (fontTools logs ~25 lines per PDF).
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

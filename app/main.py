@@ -116,7 +116,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Served by app/routes/docs.py from installed files, not from a CDN.
+        docs_url=None,
         redoc_url=None,
         # FastAPI's built-in OpenTelemetry bridge asks the OTel API for its providers on every
         # request (~5 µs, environment lookups included) although paybridge configures none; our
@@ -127,11 +128,15 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     include_routes(app, settings)
+    from app.routes.docs import install_docs
+
+    install_docs(app)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
         upload_limits={"/admin/v1/reconciliations": settings.max_upload_bytes},
+        public_base_url=settings.public_base_url,
     )
     return app
 
@@ -140,7 +145,7 @@ def __getattr__(name: str) -> Any:
     # `uvicorn app.main:app` asks for `app`: build it from the environment then, not at import.
     if name == "app":
         settings = Settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         application = create_app(settings, tune_gc=True)
         globals()["app"] = application
         return application

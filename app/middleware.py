@@ -12,7 +12,11 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_response, problem_response
+from app.errors import (
+    error_response,
+    problem_context,
+    problem_response,
+)
 from app.input_guard import is_json, json_body_problems, target_problems
 from app.logging import SAFE_RECORD, redact, request_id_var
 from app.metrics import Metrics
@@ -46,8 +50,11 @@ class RequestContextMiddleware:
         metrics: Metrics,
         max_body_bytes: int,
         upload_limits: dict[str, int] | None = None,
+        public_base_url: str = "",
     ) -> None:
         self.app = app
+        # Problem ``type`` URIs resolve under this (see app.errors.problem_context).
+        self.public_base_url = public_base_url.rstrip("/")
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         # Path prefixes that take larger bodies (operator file uploads), with their own limit.
@@ -82,6 +89,7 @@ class RequestContextMiddleware:
             request_id = os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        problem_token = problem_context.set((self.public_base_url, scope.get("path", "")))
         start = time.perf_counter()
         status_holder = {"status": 500}
         raw_id = request_id.encode()
@@ -98,6 +106,7 @@ class RequestContextMiddleware:
             await response(scope, receive, send)
             self._finish(scope, 413, start)
             request_id_var.reset(token)
+            problem_context.reset(problem_token)
             return
 
         received = 0
@@ -164,6 +173,7 @@ class RequestContextMiddleware:
         finally:
             self._finish(scope, status_holder["status"], start)
             request_id_var.reset(token)
+            problem_context.reset(problem_token)
 
     def _finish(self, scope: Scope, status: int, start: float) -> None:
         elapsed = time.perf_counter() - start

@@ -1,4 +1,9 @@
-"""Alembic, driven from code: upgrade to head and read the head/current revisions."""
+"""Alembic, driven from code: upgrade to head and read the head/current revisions.
+
+The scripts are the root ``migrations/`` folder in a source checkout, and ``app/migrations`` in an
+installed copy (``pip install .`` ships them there, see setup.py): :func:`migrations_dir` finds
+either, so ``paybridge migrate`` works without the source tree or ``alembic.ini``.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,23 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the installed package, else the checkout's root."""
+    for candidate in (PACKAGE / "migrations", ROOT / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("no Alembic scripts: neither app/migrations nor migrations/ has env.py")
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    ini = ROOT / "alembic.ini"
+    cfg = Config(str(ini)) if ini.is_file() and (ROOT / "migrations").is_dir() else Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option("path_separator", "os")
     if database_url:
         cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg

@@ -5,19 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep
 from app.routes.docs import problems
+from app.schemas.credits import ResolveBody
 from app.services.callbacks.unmatched import list_unmatched, resolve_unmatched
 
 router = APIRouter(prefix="/admin/v1/unmatched-credits", tags=["admin"], dependencies=[AdminDep])
-
-
-class ResolveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: str = Field(min_length=1, max_length=1000, examples=["Refunded to the payer on 2026-11-22"])
 
 
 @router.get("", summary="Unmatched bank credits and notifications")

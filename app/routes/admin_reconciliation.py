@@ -8,20 +8,20 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
 from app.deps import AdminDep, ContainerDep
 from app.errors import ValidationFailed
 from app.routes.admin_jobs import JOB_ACCEPTED, accepted
 from app.routes.docs import problems
+from app.schemas.reconciliation import ItemStatus, RunDetail, RunPage
 from app.services.after_payment import reconciliation as service
 from app.services.after_payment.reconciliation_files import BUILT_IN
 from app.services.operations import jobs
 
 router = APIRouter(prefix="/admin/v1/reconciliations", tags=["admin"], dependencies=[AdminDep])
 
-ItemStatus = Literal["matched", "missing_here", "missing_there", "amount_mismatch", "status_mismatch"]
 ADMIN_PROBLEMS = {
     401: "`unauthorized`: missing or wrong operator token.",
     503: "`admin_disabled`: PAYBRIDGE_ADMIN_TOKEN is not set.",
@@ -54,42 +54,6 @@ UPLOAD_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-class ItemOut(BaseModel):
-    status: ItemStatus
-    line_number: int | None
-    reference: str | None
-    provider_transaction_id: str | None
-    their_amount: int | None
-    our_amount: int | None
-    their_status: str | None
-    our_status: str | None
-    attempt_id: str | None
-    payment_id: str | None
-    detail: str | None
-    action: str | None
-
-
-class RunOut(BaseModel):
-    id: str
-    provider: str
-    account_id: str
-    date: dt.date
-    file_sha256: str
-    filename: str | None
-    row_count: int
-    counts: dict[str, int]
-    created_at: dt.datetime
-
-
-class RunDetail(RunOut):
-    items: list[ItemOut]
-
-
-class RunPage(BaseModel):
-    data: list[RunOut]
-    next_cursor: str | None
 
 
 def _required(values: dict[str, Any], name: str) -> str:

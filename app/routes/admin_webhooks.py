@@ -2,73 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep
+from app.schemas.webhooks import (
+    DeliveryOut,
+    DeliveryPage,
+    EventDeliveries,
+    RotateOut,
+    TryOut,
+    WebhookSecretRotateIn,
+)
 from app.services.notifications import webhooks
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
 
 StatusFilter = Literal["pending", "delivered", "dead", "failing"]
-MAX_GRACE_SECONDS = 7 * 24 * 3600
-
-
-class DeliveryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    event_id: str
-    event_type: str
-    client_id: str
-    status: Literal["pending", "delivered", "dead"]
-    attempts: int = Field(description="Tries made since the delivery (re)started.")
-    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried next.")
-    last_status_code: int | None
-    last_error: str | None
-    created_at: datetime
-    delivered_at: datetime | None
-
-
-class DeliveryPage(BaseModel):
-    data: list[DeliveryOut]
-    next_cursor: str | None
-
-
-class TryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    attempted_at: datetime
-    status_code: int | None
-    latency_ms: int | None
-    error: str | None
-    response_body: str | None = Field(description="The first KB of the portal's answer.")
-
-
-class EventDeliveries(BaseModel):
-    event_id: str
-    delivery: DeliveryOut | None = Field(description="None when the client had no webhook URL.")
-    tries: list[TryOut]
-
-
-class RotateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    grace_seconds: int = Field(
-        default=24 * 3600,
-        ge=0,
-        le=MAX_GRACE_SECONDS,
-        description="How long the old secret keeps signing next to the new one (0: stop at once).",
-    )
-
-
-class RotateOut(BaseModel):
-    client_id: str
-    webhook_secret: str = Field(description="Shown once; store it in the portal.")
-    previous_secret_expires_at: datetime | None
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -140,10 +92,10 @@ async def redeliver(event_id: str, container: ContainerDep) -> DeliveryOut:
     summary="Rotate a client's webhook secret",
 )
 async def rotate_secret(
-    client_id: str, container: ContainerDep, response: Response, body: RotateIn | None = None
+    client_id: str, container: ContainerDep, response: Response, body: WebhookSecretRotateIn | None = None
 ) -> RotateOut:
     """A new signing secret, shown once; the old one also signs until the grace period ends."""
     response.headers["Cache-Control"] = "no-store"
-    grace = timedelta(seconds=(body or RotateIn()).grace_seconds)
+    grace = timedelta(seconds=(body or WebhookSecretRotateIn()).grace_seconds)
     secret, expires = await webhooks.rotate_webhook_secret(container, client_id, grace=grace)
     return RotateOut(client_id=client_id, webhook_secret=secret, previous_secret_expires_at=expires)

@@ -102,8 +102,8 @@ async def choose(
     token: str,
     request: Request,
     container: ContainerDep,
-    provider: Annotated[str, Form(max_length=32)],
-    csrf: Annotated[str, Form(max_length=100)],
+    provider: Annotated[str, Form(max_length=32, description="The gateway the citizen chose")],
+    csrf: Annotated[str, Form(max_length=100, description="The page's anti-forgery token (hidden field)")],
 ) -> Response:
     """Open an attempt at the chosen gateway and send the citizen on (CSRF-checked)."""
     cookie = request.cookies.get(CSRF_COOKIE, "")

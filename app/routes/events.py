@@ -5,26 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from app.deps import ContainerDep, CurrentClient
+from app.schemas.events import EventPage
 from app.services.notifications.event_feed import DEFAULT_LIMIT, MAX_LIMIT, list_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
-
-
-class EventOut(BaseModel):
-    id: str = Field(examples=["evt_01JD3Z6Q7W8X9Y0Z1A2B3C4D5E"])
-    type: str = Field(examples=["payment.succeeded"])
-    created_at: str = Field(description="RFC 3339, UTC", examples=["2026-11-21T03:00:00+00:00"])
-    data: dict[str, Any] = Field(description="The resource as `GET` returned it when the event happened.")
-
-
-class EventPage(BaseModel):
-    data: list[EventOut]
-    next_after: str | None = Field(
-        description="Pass as `after` next time: the last id here, or your `after` when nothing is new."
-    )
 
 
 @router.get(

@@ -5,46 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminDep, ContainerDep, CurrentClient
 from app.routes.docs import AUTH_PROBLEMS, problems
+from app.schemas.gateways import ProviderAccountCreate, ProviderAccountOut, ProviderOut
 from app.services.catalogue import gateway_accounts as service
 from app.services.payments.providers import usable_providers
 
 admin_router = APIRouter(prefix="/admin/v1/provider-accounts", tags=["admin"], dependencies=[AdminDep])
 client_router = APIRouter(prefix="/v1/providers", tags=["catalogue"])
-
-
-class ProviderAccountCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "agency_code": "000.00.31.H56",
-                    "provider": "vnpay",
-                    "credentials": {"tmn_code": "TESTTMN1", "hash_secret": "…"},
-                    "settings": {},
-                }
-            ]
-        },
-    )
-
-    agency_code: str = Field(min_length=1, max_length=64)
-    provider: str = Field(min_length=1, max_length=32)
-    credentials: dict[str, Any] = Field(default_factory=dict)
-    settings: dict[str, Any] | None = None
-
-
-class ProviderAccountOut(BaseModel):
-    id: str
-    provider: str
-    agency_code: str
-    callback_url: str = Field(description="The IPN address to register at the gateway")
-    return_url: str
-    settings: dict[str, Any]
-    enabled: bool
 
 
 @admin_router.post(
@@ -71,14 +40,6 @@ async def create_provider_account(body: ProviderAccountCreate, container: Contai
 async def list_provider_accounts(container: ContainerDep, agency_code: str | None = None) -> Any:
     """Gateway accounts, optionally of one agency (without credentials)."""
     return {"data": await service.list_accounts(container, agency_code)}
-
-
-class ProviderOut(BaseModel):
-    provider: str
-    display_name: str
-    min_amount: int
-    max_amount: int | None
-    capabilities: list[str]
 
 
 @client_router.get(

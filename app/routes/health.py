@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.deps import ContainerDep, MetricsDep
+from app.errors import problem_type
 from app.services.operations.health import readiness
 
 router = APIRouter(tags=["operations"])
@@ -33,11 +34,12 @@ async def readyz(container: ContainerDep) -> Response:
         return JSONResponse(payload)
     return JSONResponse(
         {
-            "type": "https://paybridge.gov.vn/problems/not_ready",
+            "type": problem_type("not_ready"),
             "title": "Not ready",
             "status": 503,
             "detail": body.get("reason", "not ready"),
             "code": "not_ready",
+            "instance": "/readyz",
             **payload,
         },
         status_code=503,

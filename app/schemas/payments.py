@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
+from app.schemas import examples as ex
+
 MAX_PAYMENT_AMOUNT = 100_000_000_000  # 100 billion VND: far above any fee; a gateway's own limit is lower
 MIN_EXPIRY_SECONDS = 60
 MAX_EXPIRY_SECONDS = 30 * 24 * 3600
@@ -23,11 +25,23 @@ def _clean(value: str | None) -> str | None:
 class Payer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Nguyễn Văn A"])
-    id_number: str | None = Field(default=None, max_length=20, examples=["001099000001"])
-    phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        examples=["Nguyễn Văn A"],
+        description="The payer's full name, as on the receipt",
+    )
+    id_number: str | None = Field(
+        default=None,
+        max_length=20,
+        examples=["001099000001"],
+        description="Citizen ID (CCCD) or passport number; never logged",
+    )
+    phone: str | None = Field(default=None, max_length=20, description="Contact phone number")
+    email: str | None = Field(default=None, max_length=200, description="Contact e-mail address")
+    address: str | None = Field(
+        default=None, max_length=500, description="Postal address printed on the receipt"
+    )
 
     @field_validator("name")
     @classmethod
@@ -40,9 +54,19 @@ class Payer(BaseModel):
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    revenue_type_code: str = Field(min_length=1, max_length=16, examples=["2771"])
+    revenue_type_code: str = Field(
+        min_length=1,
+        max_length=16,
+        examples=["2771"],
+        description="A revenue-type code in force today (`GET /v1/revenue-types`)",
+    )
     amount: StrictInt = Field(gt=0, le=MAX_PAYMENT_AMOUNT, description="Integer VND, > 0", examples=[50000])
-    description: str | None = Field(default=None, max_length=500, examples=["Cấp bản sao trích lục"])
+    description: str | None = Field(
+        default=None,
+        max_length=500,
+        examples=["Cấp bản sao trích lục"],
+        description="What this line is for, printed on the receipt",
+    )
 
 
 class PaymentCreate(BaseModel):
@@ -71,21 +95,54 @@ class PaymentCreate(BaseModel):
         },
     )
 
-    agency_code: str = Field(min_length=1, max_length=64)
-    dossier_code: str = Field(min_length=1, max_length=100)
-    bill_code: str | None = Field(default=None, max_length=100)
-    procedure_code: str | None = Field(default=None, max_length=100)
-    description: str | None = Field(default=None, max_length=500)
-    payer: Payer
-    items: list[ItemIn] = Field(min_length=1, max_length=50)
-    amount: StrictInt | None = Field(default=None, gt=0, description="Optional; must equal the sum of items")
-    currency: Literal["VND"] = "VND"
-    provider: str | None = Field(default=None, max_length=32)
-    return_url: str | None = Field(default=None, max_length=2000)
-    expires_in_seconds: StrictInt = Field(
-        default=DEFAULT_EXPIRY_SECONDS, ge=MIN_EXPIRY_SECONDS, le=MAX_EXPIRY_SECONDS
+    agency_code: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The collecting agency (mã định danh), one of your API key's agencies or below them",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    dossier_code: str = Field(
+        min_length=1, max_length=100, description="The dossier (hồ sơ) this bill belongs to"
+    )
+    bill_code: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "Tells several bills of one dossier apart; one open or paid payment per (agency, dossier, bill)"
+        ),
+    )
+    procedure_code: str | None = Field(
+        default=None, max_length=100, description="The public-service procedure code (mã thủ tục)"
+    )
+    description: str | None = Field(
+        default=None, max_length=500, description="What the citizen pays for, shown on the checkout page"
+    )
+    payer: Payer = Field(description="Who pays")
+    items: list[ItemIn] = Field(
+        min_length=1, max_length=50, description="The bill's lines: one per revenue type and amount (1 to 50)"
+    )
+    amount: StrictInt | None = Field(default=None, gt=0, description="Optional; must equal the sum of items")
+    currency: Literal["VND"] = Field(default="VND", description="Always VND")
+    provider: str | None = Field(
+        default=None,
+        max_length=32,
+        description=(
+            "A gateway to pay at now (`GET /v1/providers`); null lets the citizen choose on the checkout page"
+        ),
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="https URL of your portal the citizen is sent back to after paying",
+    )
+    expires_in_seconds: StrictInt = Field(
+        default=DEFAULT_EXPIRY_SECONDS,
+        ge=MIN_EXPIRY_SECONDS,
+        le=MAX_EXPIRY_SECONDS,
+        description="How long the bill can be paid (60 s to 30 days; default 24 h)",
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Your own JSON (at most 4 KB), returned unchanged"
+    )
 
     @field_validator("agency_code", "dossier_code")
     @classmethod
@@ -133,19 +190,37 @@ class PaymentCreate(BaseModel):
 
 
 class AttemptCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"provider": "momo"}})
 
-    provider: str = Field(min_length=1, max_length=32, examples=["momo"])
+    provider: str = Field(
+        min_length=1,
+        max_length=32,
+        examples=["momo"],
+        description="The gateway to pay at (`GET /v1/providers`)",
+    )
 
 
 class OfflineCreate(BaseModel):
     """A payment collected at the counter; it counts in reports as paid, not online."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "method": "cash",
+                "paid_at": "2026-11-21T09:30:00+07:00",
+                "receipt_number": "BL-0001234",
+            }
+        },
+    )
 
-    method: Literal["cash", "bank_transfer", "pos"]
-    paid_at: datetime
-    receipt_number: str | None = Field(default=None, max_length=100)
+    method: Literal["cash", "bank_transfer", "pos"] = Field(
+        description="How the money was collected at the counter"
+    )
+    paid_at: datetime = Field(description="When it was paid (RFC 3339 with an offset)")
+    receipt_number: str | None = Field(
+        default=None, max_length=100, description="The counter receipt's number"
+    )
 
     @field_validator("paid_at")
     @classmethod
@@ -156,53 +231,88 @@ class OfflineCreate(BaseModel):
 
 
 class ItemOut(BaseModel):
-    revenue_type_code: str
-    revenue_type_name: str | None = None
-    amount: int
-    description: str | None = None
+    revenue_type_code: str = Field(description="The line's revenue-type code")
+    revenue_type_name: str | None = Field(
+        default=None, description="The code's name when the payment was created"
+    )
+    amount: int = Field(description="Integer VND")
+    description: str | None = Field(default=None, description="What this line is for")
 
 
 class AttemptOut(BaseModel):
-    id: str
-    provider: str
-    reference: str
-    status: Literal["pending", "succeeded", "failed", "expired", "cancelled", "unknown"]
-    provider_transaction_id: str | None
-    checkout_url: str | None = None
-    qr_payload: str | None = None
-    failure_code: str | None = None
-    duplicate_paid: bool = False
-    late: bool = False
-    created_at: datetime
+    model_config = ConfigDict(json_schema_extra={"example": ex.ATTEMPT})
+
+    id: str = Field(description="The attempt's id (`att_…`)")
+    provider: str = Field(description="The gateway of this attempt")
+    reference: str = Field(description="Our reference sent to the gateway (`PB…`), unique per attempt")
+    status: Literal["pending", "succeeded", "failed", "expired", "cancelled", "unknown"] = Field(
+        description="Where this attempt stands; `unknown` is resolved by a status query"
+    )
+    provider_transaction_id: str | None = Field(description="The gateway's own transaction id, once known")
+    checkout_url: str | None = Field(
+        default=None, description="Where to send the citizen to pay this attempt"
+    )
+    qr_payload: str | None = Field(
+        default=None, description="The VietQR / EMVCo payload to render as a QR code, for QR gateways"
+    )
+    failure_code: str | None = Field(default=None, description=("The gateway's code for a failed attempt"))
+    duplicate_paid: bool = Field(
+        default=False,
+        description=(
+            "True when this attempt succeeded after the payment was already paid (refunded automatically)"
+        ),
+    )
+    late: bool = Field(
+        default=False,
+        description="True when the success arrived after the payment had expired or was cancelled",
+    )
+    created_at: datetime = Field(description="When the attempt was started")
 
 
 class PaymentOut(BaseModel):
-    id: str
-    status: Literal["pending", "succeeded", "partially_refunded", "refunded", "expired", "cancelled"]
-    agency_code: str
-    dossier_code: str
-    bill_code: str | None
-    procedure_code: str | None
-    description: str | None
-    amount: int
-    currency: str
-    items: list[ItemOut]
-    payer: dict[str, Any]
-    provider: str | None
-    checkout_url: str | None
-    qr_payload: str | None
-    return_url: str | None
-    channel: str | None
-    offline: dict[str, Any] | None
-    refunded_amount: int
-    metadata: dict[str, Any]
-    attempts: list[AttemptOut]
-    expires_at: datetime
-    paid_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"example": ex.PAYMENT})
+
+    id: str = Field(description="The payment's id (`pay_…`)")
+    status: Literal["pending", "succeeded", "partially_refunded", "refunded", "expired", "cancelled"] = Field(
+        description="The payment's state; `succeeded` is final except for refunds"
+    )
+    agency_code: str = Field(description="The collecting agency")
+    dossier_code: str = Field(description="The dossier this bill belongs to")
+    bill_code: str | None = Field(description="The bill within the dossier, when sent")
+    procedure_code: str | None = Field(description="The public-service procedure code")
+    description: str | None = Field(description="What the citizen pays for")
+    amount: int = Field(description=("Total in integer VND (the sum of the items)"))
+    currency: str = Field(description="Always VND")
+    items: list[ItemOut] = Field(description="The bill's lines")
+    payer: dict[str, Any] = Field(description="Who pays, as sent at creation")
+    provider: str | None = Field(description="The gateway of the latest attempt, if any")
+    checkout_url: str | None = Field(
+        description=(
+            "Where to send the citizen: the hosted checkout page, or the "
+            "gateway's page when `provider` was given"
+        )
+    )
+    qr_payload: str | None = Field(description="The QR payload of the latest QR attempt")
+    return_url: str | None = Field(description="Your portal's page the citizen returns to")
+    channel: str | None = Field(
+        description="`online` when paid through a gateway, `offline` when recorded at the counter"
+    )
+    offline: dict[str, Any] | None = Field(
+        description="The counter payment (method, paid_at, receipt_number) when recorded offline"
+    )
+    refunded_amount: int = Field(description="Integer VND refunded so far")
+    metadata: dict[str, Any] = Field(description="Your own JSON, as sent")
+    attempts: list[AttemptOut] = Field(description="Every try at a gateway, oldest first")
+    expires_at: datetime = Field(description="After this the bill can no longer be paid")
+    paid_at: datetime | None = Field(description="When it was paid")
+    created_at: datetime = Field(description="When the payment was created")
+    updated_at: datetime = Field(description="When it last changed")
 
 
 class PaymentList(BaseModel):
-    data: list[PaymentOut]
-    next_cursor: str | None
+    model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.PAYMENT)})
+
+    data: list[PaymentOut] = Field(description="Payments, newest first")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page"
+    )

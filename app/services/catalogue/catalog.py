@@ -435,3 +435,48 @@ async def list_banks(db: Database, *, limit: int = 50, cursor: str | None = None
     if len(rows) <= limit:
         return Page(rows, None)
     return Page(rows[:limit], encode_cursor(rows[limit - 1].bin))
+
+
+_BIN = re.compile(r"[0-9]{6}")
+
+
+async def import_banks(db: Database, rows: Sequence[ImportRow]) -> dict[str, int]:
+    """Upsert banks by NAPAS BIN from a file, all or nothing (a bad row rejects the file, naming
+    every bad line); an identical row changes nothing. Columns: bin, sbv_code, short_name, name."""
+    errors: list[RowError] = []
+    wanted: dict[str, tuple[str | None, str, str]] = {}
+    for row in rows:
+        bin_, bin_error = text_field(row.data, "bin", required=True, max_len=6)
+        if bin_ is not None and not _BIN.fullmatch(bin_):
+            bin_error = "must be 6 digits"
+        sbv, sbv_error = text_field(row.data, "sbv_code", required=True, max_len=8)
+        short, short_error = text_field(row.data, "short_name", required=True, max_len=64)
+        name, name_error = text_field(row.data, "name", required=True, max_len=300)
+        for field_name, message in (
+            ("bin", bin_error),
+            ("sbv_code", sbv_error),
+            ("short_name", short_error),
+            ("name", name_error),
+        ):
+            if message:
+                errors.append(RowError(row.line, field_name, message))
+        if bin_ is not None and bin_ in wanted and not bin_error:
+            errors.append(RowError(row.line, "bin", "appears twice in the file"))
+        if bin_ and short and name and not (bin_error or sbv_error):
+            wanted[bin_] = (sbv, short, name)
+    if errors:
+        raise reject_import(errors)
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    async with db.transaction() as session:
+        existing = {b.bin: b for b in (await session.scalars(select(Bank).where(Bank.bin.in_(wanted)))).all()}
+        for bin_, (sbv, short, name) in wanted.items():
+            bank = existing.get(bin_)
+            if bank is None:
+                session.add(Bank(bin=bin_, sbv_code=sbv, short_name=short, name=name))
+                counts["created"] += 1
+            elif (bank.sbv_code, bank.short_name, bank.name) == (sbv, short, name):
+                counts["unchanged"] += 1
+            else:
+                bank.sbv_code, bank.short_name, bank.name = sbv, short, name
+                counts["updated"] += 1
+    return counts
