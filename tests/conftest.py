@@ -60,7 +60,8 @@ def database_url(server_url: str, name: str) -> str:
 
 
 async def _admin(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(database_url(server_url, "postgres")))
+    """Run ``sql`` in the database ``server_url`` names (the test server's maintenance database)."""
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url))
     try:
         await conn.execute(sql)
     finally:
@@ -94,7 +95,8 @@ _CREATED: list[str] = []
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """The URL of a PostgreSQL server for this session (its ``postgres`` database)."""
+    """The URL of a PostgreSQL server for this session: the database it names is only used to
+    create and drop this session's databases."""
     url = os.environ.get(PG_URL_ENV)
     if url:
         server_url = Settings(database_url=url).database_url
