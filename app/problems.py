@@ -148,6 +148,15 @@ _DOCS = [
     ),
     # ------------------------------------------------------------------ idempotency
     ProblemDoc(
+        "metrics_disabled",
+        503,
+        "Metrics disabled",
+        "`GET /metrics` is off: in production it needs `PAYBRIDGE_METRICS_TOKEN`, and none is set.",
+        "Set `PAYBRIDGE_METRICS_TOKEN` (at least 24 random characters) and restart; configure "
+        "Prometheus to send it as `Authorization: Bearer <token>` (`authorization: {credentials: …}` in "
+        "the scrape config).",
+    ),
+    ProblemDoc(
         "idempotency_key_missing",
         400,
         "Idempotency-Key required",
@@ -300,6 +309,25 @@ _DOCS = [
         "A callback or return arrived for a gateway or account paybridge does not know.",
         "Register the `callback_url` of the gateway account (`GET /admin/v1/provider-accounts`) at "
         "the gateway exactly as paybridge gives it.",
+    ),
+    ProblemDoc(
+        "job_not_found",
+        404,
+        "No such job",
+        "`GET /admin/v1/jobs/{id}` names a job paybridge does not have. Jobs are the long operator "
+        "work that answered `202 Accepted`: catalogue imports, reconciliation files, bulk redelivery.",
+        "Use the `Location` header (or the `id`) of the 202 answer that started the job; "
+        "`GET /admin/v1/jobs` lists the newest ones.",
+    ),
+    ProblemDoc(
+        "job_failed",
+        500,
+        "The job failed unexpectedly",
+        "Found in a failed job's `error` (never as an HTTP answer): the work stopped on an error of "
+        "ours, not on a problem with its input. Nothing of it was applied (each job is all or nothing).",
+        "Look up the job id in the server log for the cause, then start the job again (the same file "
+        "again changes nothing that was already applied). A problem with the input itself shows its "
+        "own code instead, such as `validation_error` with the bad lines.",
     ),
     # ------------------------------------------------------------------ our side
     ProblemDoc(

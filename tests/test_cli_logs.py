@@ -73,8 +73,7 @@ def test_fonttools_subsetting_is_silent(capsys: pytest.CaptureFixture[str]) -> N
 
     configure_logging("DEBUG", "json")
     pdf = FPDF()
-    fonts = receipt_pdf.__file__.rsplit("/", 2)[0] + "/fonts"
-    pdf.add_font("DejaVu", fname=f"{fonts}/DejaVuSans.ttf")
+    pdf.add_font("DejaVu", fname=str(receipt_pdf.FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_page()
     pdf.set_font("DejaVu", size=12)
     pdf.cell(text="Biên lai thu tiền phí, lệ phí")

@@ -18,23 +18,22 @@ class JobProgress(BaseModel):
     percent: int | None = Field(description="done / total in whole percent; null while the total is unknown.")
 
 
+JOB_EXAMPLE: dict[str, Any] = {
+    "id": "job_01JD3Z7Q0S5M4W2B8C6D9E1F3G",
+    "kind": "revenue_types_import",
+    "status": "running",
+    "progress": {"done": 1200, "total": 2000, "percent": 60},
+    "params": {"filename": "muc-luc-ngan-sach-2026.csv"},
+    "result": None,
+    "error": None,
+    "created_at": "2026-11-21T03:00:00Z",
+    "started_at": "2026-11-21T03:00:00Z",
+    "finished_at": None,
+}
+
+
 class JobOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "id": "job_01JD3Z7Q0S5M4W2B8C6D9E1F3G",
-                "kind": "revenue_types_import",
-                "status": "running",
-                "progress": {"done": 1200, "total": 2000, "percent": 60},
-                "params": {"filename": "muc-luc-ngan-sach-2026.csv"},
-                "result": None,
-                "error": None,
-                "created_at": "2026-11-21T03:00:00Z",
-                "started_at": "2026-11-21T03:00:00Z",
-                "finished_at": None,
-            }
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"example": JOB_EXAMPLE})
 
     id: str = Field(description="The job's id (`job_…`).")
     kind: Literal["agencies_import", "revenue_types_import", "reconciliation_file", "webhooks_redeliver"] = (
@@ -59,6 +58,8 @@ class JobOut(BaseModel):
 
 
 class JobList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"data": [JOB_EXAMPLE]}})
+
     data: list[JobOut] = Field(description="The newest jobs first.")
 
 
