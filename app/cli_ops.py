@@ -18,8 +18,15 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.bootstrap import close_container, make_container
 from app.config import Settings
+from app.db import Database
 from app.errors import ProblemError
+from app.progress import Progress
+from app.services.access.clients import create_client
+from app.services.catalogue import agencies, catalog
+from app.services.catalogue.gateway_accounts import create_account
+from app.services.catalogue.imports import parse_import_file
 
 CATALOGUES = {
     "agencies": "code,name,level,parent_code",
@@ -133,8 +140,6 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 async def _create_client(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-    from app.bootstrap import close_container, make_container
-    from app.services.access.clients import create_client
 
     container = make_container(settings)
     try:
@@ -159,8 +164,6 @@ async def _create_client(args: argparse.Namespace, settings: Settings, out: Text
 
 
 async def _add_gateway_account(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-    from app.bootstrap import close_container, make_container
-    from app.services.catalogue.gateway_accounts import create_account
 
     credentials = _pairs(args.credential, "--credential")
     gateway_settings = _pairs(args.setting, "--setting")
@@ -182,9 +185,6 @@ async def _add_gateway_account(args: argparse.Namespace, settings: Settings, out
 
 
 async def _import_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-    from app.db import Database
-    from app.services.catalogue import agencies, catalog
-    from app.services.catalogue.imports import parse_import_file
 
     path: Path = args.file
     body = await asyncio.to_thread(path.read_bytes)
@@ -197,7 +197,7 @@ async def _import_catalogue(args: argparse.Namespace, settings: Settings, out: T
     }
     db = Database(settings.database_url)
     try:
-        counts = await importers[args.kind](db, rows)
+        counts = await importers[args.kind](db, rows, progress=progress_bar(sys.stderr, args.kind))
     finally:
         await db.dispose()
     print(
@@ -205,3 +205,29 @@ async def _import_catalogue(args: argparse.Namespace, settings: Settings, out: T
         f"{counts['updated']} updated, {counts['unchanged']} already present",
         file=out,
     )
+
+
+def progress_bar(stream: TextIO, label: str, width: int = 30) -> Progress:
+    """A progress bar for long CLI work: redrawn in place on a terminal; on a pipe or a log, a line
+    at each quarter (never hundreds of lines)."""
+    tty = stream.isatty()
+    shown: set[int] = set()
+
+    async def report(done: int, total: int) -> None:
+        if total <= 0:
+            return
+        percent = min(100, done * 100 // total)
+        if tty:
+            filled = width * percent // 100
+            bar = "#" * filled + "-" * (width - filled)
+            end = "\n" if done >= total else ""
+            stream.write(f"\r{label}: [{bar}] {percent:3d}% {done}/{total}{end}")
+            stream.flush()
+            return
+        quarter = percent // 25
+        if quarter not in shown:
+            shown.add(quarter)
+            stream.write(f"{label}: {percent}% ({done}/{total})\n")
+            stream.flush()
+
+    return report

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from app.__main__ import main
+from app.cli_ops import progress_bar
 from tests.factories import DEPARTMENT, PROVINCE, ensure_agencies
 
 BASE = "http://paybridge.test"
@@ -173,11 +175,13 @@ async def test_import_catalogue_files_then_again(
         "bin,sbv_code,short_name,name\n970499,999,Ngân hàng Thử,Ngân hàng TMCP Thử\n", encoding="utf-8"
     )
 
-    code, out, _ = await _cli(capsys, "import-catalogue", "agencies", str(agencies))
+    code, out, err = await _cli(capsys, "import-catalogue", "agencies", str(agencies))
     assert (code, out) == (
         0,
         "imported 2 agencies row(s) from agencies.csv: 2 created, 0 updated, 0 already present\n",
     )
+    # Progress on stderr: not a terminal here, so a line per quarter, ending at 100%.
+    assert err.splitlines()[-1] == "agencies: 100% (2/2)" and "agencies: 0% (0/2)" in err
     code, out, _ = await _cli(capsys, "import-catalogue", "revenue-types", str(revenue))
     assert code == 0 and "from revenue.json: 1 created" in out
     code, out, _ = await _cli(capsys, "import-catalogue", "banks", str(banks))
@@ -212,3 +216,30 @@ async def test_import_catalogue_rejects_a_bad_file_whole(
     assert "  line 3: bin: must be 6 digits" in err and "  line 3: sbv_code: must not be empty" in err
     code, _, err = await _cli(capsys, "import-catalogue", "banks", str(tmp_path / "missing.csv"))
     assert code == 1 and "No such file or directory" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_progress_bar_on_a_terminal_and_in_a_log() -> None:
+    terminal = _Terminal()
+    report = progress_bar(terminal, "revenue-types", width=10)
+    for done in range(0, 2001, 500):
+        await report(done, 2000)
+    frames = terminal.getvalue().split("\r")[1:]
+    assert frames[0] == "revenue-types: [----------]   0% 0/2000"
+    assert frames[2] == "revenue-types: [#####-----]  50% 1000/2000"
+    assert frames[-1] == "revenue-types: [##########] 100% 2000/2000\n"
+    log = io.StringIO()
+    report = progress_bar(log, "agencies")
+    for done in range(0, 1001):
+        await report(done, 1000)
+    assert log.getvalue().splitlines() == [
+        "agencies: 0% (0/1000)",
+        "agencies: 25% (250/1000)",
+        "agencies: 50% (500/1000)",
+        "agencies: 75% (750/1000)",
+        "agencies: 100% (1000/1000)",
+    ]

@@ -440,7 +440,9 @@ async def list_banks(db: Database, *, limit: int = 50, cursor: str | None = None
 _BIN = re.compile(r"[0-9]{6}")
 
 
-async def import_banks(db: Database, rows: Sequence[ImportRow]) -> dict[str, int]:
+async def import_banks(
+    db: Database, rows: Sequence[ImportRow], *, progress: Progress = no_progress
+) -> dict[str, int]:
     """Upsert banks by NAPAS BIN from a file, all or nothing (a bad row rejects the file, naming
     every bad line); an identical row changes nothing. Columns: bin, sbv_code, short_name, name."""
     errors: list[RowError] = []
@@ -469,7 +471,9 @@ async def import_banks(db: Database, rows: Sequence[ImportRow]) -> dict[str, int
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     async with db.transaction() as session:
         existing = {b.bin: b for b in (await session.scalars(select(Bank).where(Bank.bin.in_(wanted)))).all()}
-        for bin_, (sbv, short, name) in wanted.items():
+        await progress(0, len(wanted))
+        for done, (bin_, (sbv, short, name)) in enumerate(wanted.items(), start=1):
+            await progress(done, len(wanted))
             bank = existing.get(bin_)
             if bank is None:
                 session.add(Bank(bin=bin_, sbv_code=sbv, short_name=short, name=name))
