@@ -17,11 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app import cli_ops
+import uvicorn
+import uvloop
+
+from app import cli_ops, migrate, workers
 from app.config import Settings
 from app.db import DatabaseNotConfigured
 from app.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from app.logging import configure_logging
+from app.services.operations import secret_rotation, seed
 
 
 @contextmanager
@@ -49,17 +53,12 @@ def _say(message: str) -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from app.migrate import current_revision, upgrade
-    from app.services.operations.seed import seed_catalogues
-
-    upgrade(settings.database_url)
-    status = asyncio.run(seed_catalogues(settings))
-    print(f"database at head ({current_revision(settings.database_url)}); {status.describe()}")
+    migrate.upgrade(settings.database_url)
+    status = asyncio.run(seed.seed_catalogues(settings))
+    print(f"database at head ({migrate.current_revision(settings.database_url)}); {status.describe()}")
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -77,16 +76,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
 
 def _worker(settings: Settings, once: bool) -> None:
-    from app.workers import run_standalone
-
-    # uvloop when present (uvicorn[standard] installs it), as the served app's workers run on it.
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - always installed with uvicorn[standard]
-        asyncio.run(run_standalone(settings, once=once))
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run_standalone(settings, once=once))
+    # uvloop (uvicorn[standard] installs it), as the served app's workers run on it.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(workers.run_standalone(settings, once=once))
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -117,11 +109,9 @@ def _write_env_file(path: Path, values: dict[str, str]) -> None:
 
 
 def _seed_demo(settings: Settings, env_file: Path | None) -> None:
-    from app.services.operations.seed import seed_demo
-
     kept = _read_env_file(env_file) if env_file else {}
     admin = settings.admin_token.get_secret_value() or kept.get("ADMIN") or secrets.token_urlsafe(32)
-    demo = asyncio.run(seed_demo(settings, api_key=kept.get("KEY")))
+    demo = asyncio.run(seed.seed_demo(settings, api_key=kept.get("KEY")))
     base = settings.public_base_url
     exports = {"BASE": base, "ADMIN": admin, "KEY": demo.api_key}
     if env_file:
@@ -145,9 +135,7 @@ def _seed_demo(settings: Settings, env_file: Path | None) -> None:
 
 
 def _rotate_secrets(settings: Settings) -> None:
-    from app.services.operations.secret_rotation import rotate_from_settings
-
-    result = asyncio.run(rotate_from_settings(settings))
+    result = asyncio.run(secret_rotation.rotate_from_settings(settings))
     print(
         f"re-encrypted {result.provider_accounts} gateway accounts and "
         f"{result.client_secrets} clients' webhook secrets under the current PAYBRIDGE_SECRET_KEY"
