@@ -85,4 +85,4 @@ def test_fonttools_subsetting_is_silent(capsys: pytest.CaptureFixture[str]) -> N
 def test_log_format_setting_takes_only_text_or_json() -> None:
     assert Settings(log_format="text").log_format == "text"
     with pytest.raises(ValueError, match="log_format"):
-        Settings(log_format="xml")  # type: ignore[arg-type]
+        Settings(log_format="xml")

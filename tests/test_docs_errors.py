@@ -27,7 +27,7 @@ async def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Wor
 
 
 def _subclasses(cls: type[ProblemError]) -> list[type[ProblemError]]:
-    out = []
+    out: list[type[ProblemError]] = []
     for sub in cls.__subclasses__():
         out += [sub, *_subclasses(sub)]
     return out
@@ -39,7 +39,8 @@ def _codes_in_app() -> set[str]:
     for module in pkgutil.walk_packages(app.__path__, "app."):
         if not module.name.startswith("app.simulators"):
             importlib.import_module(module.name)
-    codes = {cls.code for cls in [ProblemError, *_subclasses(ProblemError)]}
+    classes: list[type[ProblemError]] = [ProblemError, *_subclasses(ProblemError)]
+    codes = {cls.code for cls in classes}
     codes |= {code for code, _ in _STATUS_CODES.values()} | {"http_error"}
     source = "\n".join(p.read_text() for p in Path(app.__path__[0]).rglob("*.py"))
     codes |= set(re.findall(r'problem_response\(\s*\d{3},\s*"([a-z_]+)"', source))

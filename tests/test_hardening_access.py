@@ -198,7 +198,12 @@ async def test_webhook_host_resolving_privately_is_refused_at_configuration_and_
     assert "10.0.0.5" in problem["errors"][0]["message"]
 
     hits: list[httpx.Request] = []
-    outbound.handle("https://portal.example.gov.vn", lambda r: hits.append(r) or httpx.Response(204))
+
+    def portal(request: httpx.Request) -> httpx.Response:
+        hits.append(request)
+        return httpx.Response(204)
+
+    outbound.handle("https://portal.example.gov.vn", portal)
     world = await make_world(client, admin_headers, webhook_url="https://portal.example.gov.vn/hooks")
     payment = (await create(client, world, provider="sandbox")).json()
     assert (
@@ -213,7 +218,7 @@ async def test_webhook_host_resolving_privately_is_refused_at_configuration_and_
     assert delivery["status"] == "pending" and "192.168.0.10" in delivery["last_error"]
     # Back to a public address: the retry is delivered.
     dns["portal.example.gov.vn"] = ["14.160.0.10"]
-    container.clock.advance(seconds=6)  # type: ignore[attr-defined]
+    container.clock.advance(seconds=6)
     assert await webhooks.dispatch_due(container) == 1
     assert len(hits) == 1
 

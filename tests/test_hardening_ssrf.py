@@ -86,7 +86,12 @@ async def test_a_name_resolving_to_a_nat64_address_is_not_called(
     container = app.state.container
     container.settings.allow_private_webhooks = False
     hits: list[httpx.Request] = []
-    outbound.handle("https://portal.example.gov.vn", lambda r: hits.append(r) or httpx.Response(204))
+
+    def portal(request: httpx.Request) -> httpx.Response:
+        hits.append(request)
+        return httpx.Response(204)
+
+    outbound.handle("https://portal.example.gov.vn", portal)
     world = await make_world(client, admin_headers, webhook_url="https://portal.example.gov.vn/hooks")
     payment = (await create(client, world, provider="sandbox")).json()
     r = await client.post(f"/v1/payments/{payment['id']}/cancel", headers=world.headers)

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from app import ttl_cache
 from app.ttl_cache import TtlCache
 
 TTL = 5.0
@@ -56,7 +55,7 @@ async def test_an_entry_expires_and_a_load_racing_an_invalidation_is_not_kept(
 ) -> None:
     cache = TtlCache[str](TTL, 100)
     now = [100.0]
-    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("app.ttl_cache.time.monotonic", lambda: now[0])
 
     async def first() -> str:
         return "v1"
@@ -107,7 +106,7 @@ async def test_an_entry_near_its_end_is_refreshed_in_the_background(
 ) -> None:
     cache = TtlCache[str | None](TTL, 100, refresh_ahead=1.0)
     now = [100.0]
-    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("app.ttl_cache.time.monotonic", lambda: now[0])
     answers = iter(["v1", "v2", None])
     calls: list[int] = []
 
@@ -138,7 +137,7 @@ async def test_a_failed_background_refresh_leaves_the_entry_to_expire(
 ) -> None:
     cache = TtlCache[str](TTL, 100, refresh_ahead=1.0)
     now = [100.0]
-    monkeypatch.setattr(ttl_cache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("app.ttl_cache.time.monotonic", lambda: now[0])
 
     async def first() -> str:
         return "v1"

@@ -25,7 +25,7 @@ from app.ids import new_id
 from app.main import create_app
 from app.models import Client, WebhookDelivery
 from app.security import new_webhook_secret
-from app.services.notifications import webhooks
+from app.services.notifications import webhook_signing, webhooks
 from app.services.notifications.events import emit_event
 from app.workers import job_specs
 from tests.support import Clock, RoutingTransport
@@ -150,7 +150,7 @@ def test_signature_verifies_with_the_library_and_not_when_tampered(
 ) -> None:
     secret = "whsec_" + base64.b64encode(key).decode()
     raw = orjson.dumps({"id": msg_id, "data": body})
-    headers = webhooks.signed_headers(msg_id, datetime.now(UTC), raw, (secret,))
+    headers = webhook_signing.signed_headers(msg_id, datetime.now(UTC), raw, (secret,))
     assert Webhook(secret).verify(raw, headers) == orjson.loads(raw)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(raw + b" ", headers)
