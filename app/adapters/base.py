@@ -290,7 +290,6 @@ class GatewayAdapter(Protocol):
     """What every gateway module provides. See the module docstring for the error tree."""
 
     name: ClassVar[str]
-    display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     # Credential field names (API.md) that must be present and non-empty.
     credential_fields: ClassVar[tuple[str, ...]]

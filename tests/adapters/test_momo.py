@@ -27,7 +27,7 @@ from app.adapters.base import (
     RefundRequest,
     RefundStatus,
 )
-from app.adapters.momo import (
+from app.adapters.momo.adapter import (
     IPN_FIELDS,
     RESULT_OUTCOMES,
     adapter,

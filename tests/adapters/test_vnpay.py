@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.adapters import vnpay
+import app.adapters.vnpay.adapter as vnpay
 from app.adapters.base import (
     VN_TZ,
     Account,
@@ -36,7 +36,7 @@ from app.adapters.base import (
 )
 from app.adapters.phpurl import php_urlencode
 from app.adapters.registry import get_adapter
-from app.simulators.vnpay import build_router
+from app.adapters.vnpay.simulator import build_router
 from tests.adapters.sim_harness import SimHarness, make_account, to_response
 
 adapter = vnpay.adapter
@@ -711,7 +711,7 @@ async def test_query_logical_rejection_and_unknown_status() -> None:
 def test_parse_time_reads_exactly_fourteen_ascii_digits_in_gmt7(
     raw: str, expected: tuple[int, ...] | None
 ) -> None:
-    from app.adapters.vnpay import parse_time
+    from app.adapters.vnpay.adapter import parse_time
     from app.vntime import VN_TZ
 
     parsed = parse_time(raw)

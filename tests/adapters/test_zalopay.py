@@ -28,7 +28,7 @@ from app.adapters.base import (
     RefundRequest,
     RefundStatus,
 )
-from app.adapters.zalopay import (
+from app.adapters.zalopay.adapter import (
     RETURN_FIELDS,
     adapter,
     app_trans_id,

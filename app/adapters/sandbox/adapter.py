@@ -81,7 +81,6 @@ def split_signed_query(query_string: str) -> tuple[str, str] | None:
 
 class SandboxAdapter:
     name: ClassVar[str] = "sandbox"
-    display_name: ClassVar[str] = "Sandbox (thử nghiệm)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.redirect,

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import Account, gmt7
-from app.simulators.base import SimulatorContext
+from app.adapters.common.simulation import SimulatorContext
 
 _TRANS_ID = re.compile(r"^(\d{6})_[0-9A-Za-z_\-.]+$")
 _STATUS = {"success": 1, "failed": 2, "cancelled": -49}

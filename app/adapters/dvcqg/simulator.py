@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
-from app.adapters.dvcqg import (
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.dvcqg.adapter import (
     CALLBACK_FIELDS,
     INIT_FIELDS,
     QUERY_FIELDS,
@@ -30,7 +31,6 @@ from app.adapters.dvcqg import (
     checksum_ok,
     wire_text,
 )
-from app.simulators.base import SimulatorContext
 from app.text import format_vnd, to_ascii
 
 PROVIDER = "dvcqg"

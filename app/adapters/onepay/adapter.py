@@ -180,7 +180,6 @@ class OnepayAdapter:
     """OnePay: signed redirect, GET IPN/return, QueryDR, refund (with the API user)."""
 
     name: ClassVar[str] = "onepay"
-    display_name: ClassVar[str] = "OnePay"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.redirect, Capability.callback, Capability.browser_return, Capability.query}
         | {Capability.refund, Capability.refund_query}

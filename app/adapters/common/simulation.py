@@ -1,15 +1,13 @@
-"""What a simulator gets from its host, and the registry of simulators."""
+"""What a gateway's simulator gets from its host (mounted under /sandbox/{provider})."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
-from fastapi import APIRouter
 
 from app.adapters.base import Account
 
@@ -32,24 +30,3 @@ class SimulatorContext:
 
     def url(self, provider: str) -> str:
         return f"{self.base_url}/{provider}"
-
-
-# provider → "module:function" building its router; mounted at /sandbox/{provider}.
-_SIMULATORS: dict[str, str] = {
-    "sandbox": "app.simulators.sandbox:build_router",
-    "vnpay": "app.simulators.vnpay:build_router",
-    "momo": "app.simulators.momo:build_router",
-    "zalopay": "app.simulators.zalopay:build_router",
-    "onepay": "app.simulators.onepay:build_router",
-    "dvcqg": "app.simulators.dvcqg:build_router",
-    "paygov": "app.simulators.paygov:build_router",
-    "vietqr": "app.simulators.vietqr:build_router",
-}
-
-SIMULATED_PROVIDERS: tuple[str, ...] = tuple(_SIMULATORS)
-
-
-def build_simulator(provider: str, ctx: SimulatorContext) -> APIRouter:
-    module_name, attr = _SIMULATORS[provider].split(":")
-    builder: Callable[[SimulatorContext], APIRouter] = getattr(importlib.import_module(module_name), attr)
-    return builder(ctx)

@@ -259,7 +259,6 @@ def lookup_reply(account: Account, lookup: Mapping[str, Any], request: CheckoutR
 
 class DvcqgAdapter:
     name: ClassVar[str] = "dvcqg"
-    display_name: ClassVar[str] = "Cổng Dịch vụ công quốc gia"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.redirect,

@@ -93,7 +93,6 @@ class ZalopayAdapter:
     """ZaloPay v2: create → order_url, key2-signed callback, query, async refund + refund query."""
 
     name: ClassVar[str] = "zalopay"
-    display_name: ClassVar[str] = "ZaloPay"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.redirect,

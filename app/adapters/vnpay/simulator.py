@@ -27,8 +27,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account, gmt7
+from app.adapters.common.pages import checkout_page, error_page
+from app.adapters.common.simulation import SimulatorContext
 from app.adapters.phpurl import php_query
-from app.adapters.vnpay import (
+from app.adapters.vnpay.adapter import (
     API_CODES,
     API_PATH,
     PAY_PATH,
@@ -41,8 +43,6 @@ from app.adapters.vnpay import (
     text,
     verify_pipe,
 )
-from app.simulators.base import SimulatorContext
-from app.simulators.pages import checkout_page, error_page
 from app.text import format_vnd
 
 PROVIDER = "vnpay"

@@ -103,7 +103,6 @@ def _credited_at(value: Any) -> datetime | None:
 
 class VietqrAdapter:
     name: ClassVar[str] = "vietqr"
-    display_name: ClassVar[str] = "VietQR (chuyển khoản NAPAS 247)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.qr, Capability.callback})
     credential_fields: ClassVar[tuple[str, ...]] = (
         "bank_bin",

@@ -12,8 +12,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from app.adapters.sandbox import sign, signed_query, split_signed_query, verify
-from app.simulators.base import SimulatorContext
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.sandbox.adapter import sign, signed_query, split_signed_query, verify
 from app.text import format_vnd
 
 log = logging.getLogger("paybridge.sandbox")

@@ -56,7 +56,7 @@ from app.adapters.base import (
     gmt7,
     require_fields,
 )
-from app.adapters.dvcqg import check_url, wire_text
+from app.adapters.dvcqg.adapter import check_url, wire_text
 from app.text import to_ascii
 
 CREATE_FIELDS = ("accessKey", "partnerCode", "orderId", "requestCode", "amount")
@@ -101,7 +101,6 @@ def _pay_date(value: Any) -> datetime | None:
 
 class PaygovAdapter:
     name: ClassVar[str] = "paygov"
-    display_name: ClassVar[str] = "PayGov (NAPAS)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.redirect, Capability.api_create, Capability.callback, Capability.browser_return}
     )

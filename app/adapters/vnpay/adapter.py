@@ -251,7 +251,6 @@ class VnpayAdapter:
     """VNPay: signed redirect, GET IPN, querydr and refund (no separate refund query)."""
 
     name: ClassVar[str] = "vnpay"
-    display_name: ClassVar[str] = "VNPAY"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.redirect,

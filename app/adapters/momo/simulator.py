@@ -24,7 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
-from app.simulators.base import SimulatorContext
+from app.adapters.common.simulation import SimulatorContext
 
 _ORDER_ID = re.compile(r"^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$")
 _OUTCOME_CODES = {"success": 0, "failed": 1001, "cancelled": 1006}

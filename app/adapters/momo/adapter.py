@@ -164,7 +164,6 @@ class MomoAdapter:
     """MoMo AIO v2: create API → payUrl, JSON IPN (204), query, refund, refund query."""
 
     name: ClassVar[str] = "momo"
-    display_name: ClassVar[str] = "Ví MoMo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.redirect,

@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account
-from app.adapters.dvcqg import wire_text
-from app.adapters.paygov import CALLBACK_FIELDS, CREATE_FIELDS, RECEIPT_FIELDS, checksum, checksum_ok
-from app.simulators.base import SimulatorContext
-from app.simulators.dvcqg import minimal_pdf, page, read_form, read_json
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.dvcqg.adapter import wire_text
+from app.adapters.dvcqg.simulator import minimal_pdf, page, read_form, read_json
+from app.adapters.paygov.adapter import CALLBACK_FIELDS, CREATE_FIELDS, RECEIPT_FIELDS, checksum, checksum_ok
 from app.text import format_vnd
 
 PROVIDER = "paygov"

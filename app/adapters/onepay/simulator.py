@@ -24,10 +24,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
-from app.adapters.onepay import PAY_PATH, QUERY_PATH, REFUND_PATH
+from app.adapters.common.pages import checkout_page, error_page
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.onepay.adapter import PAY_PATH, QUERY_PATH, REFUND_PATH
 from app.adapters.phpurl import php_query
-from app.simulators.base import SimulatorContext
-from app.simulators.pages import checkout_page, error_page
 from app.text import format_vnd
 
 PROVIDER = "onepay"

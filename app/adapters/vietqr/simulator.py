@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.adapters.base import VN_TZ
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.dvcqg.simulator import page, read_form, read_json
 from app.adapters.emvco import EmvcoError, parse_vietqr
-from app.adapters.vietqr import sign
-from app.simulators.base import SimulatorContext
-from app.simulators.dvcqg import page, read_form, read_json
+from app.adapters.vietqr.adapter import sign
 from app.text import format_vnd
 
 PROVIDER = "vietqr"
