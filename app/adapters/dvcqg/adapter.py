@@ -63,7 +63,7 @@ from app.adapters.base import (
     gmt7,
     require_fields,
 )
-from app.text import to_ascii
+from app.adapters.common.freetext import safe_text
 
 PHIEN_BAN = "1.0.6"
 INIT_FIELDS = (
@@ -316,7 +316,7 @@ class DvcqgAdapter:
             "NgonNgu": "vi-VN",
             "MaTienTe": "VND",
             "MaNganHang": "PAYMENT",
-            "ThongTinGiaoDich": " ".join(to_ascii(request.description).split())[:255],
+            "ThongTinGiaoDich": safe_text(request.description, 255),
             "ThoiGianGD": gmt7(request.created_at),
             "Ip": request.client_ip,
         }

@@ -52,6 +52,7 @@ from app.adapters.base import (
     call_json,
     require_fields,
 )
+from app.adapters.common.freetext import safe_text
 
 PUBLIC_TEST_ENDPOINT = "https://test-payment.momo.vn"
 CREATE_FIELDS = (
@@ -216,7 +217,7 @@ class MomoAdapter:
             request_id=request.reference,  # a retried create replays MoMo's idempotent answer
             order_id=request.reference,
             amount=request.amount,
-            order_info=" ".join(request.description.split())[:ORDER_INFO_MAX],
+            order_info=safe_text(request.description, ORDER_INFO_MAX, unaccented=False),
             redirect_url=account.return_url,
             ipn_url=account.callback_url,
             request_type=request_type,
@@ -291,7 +292,7 @@ class MomoAdapter:
         order_id = refund_order_id(request.refund_reference, payment_order)
         values = {
             "amount": request.amount,
-            "description": " ".join(request.reason.split())[:ORDER_INFO_MAX],
+            "description": safe_text(request.reason, ORDER_INFO_MAX, unaccented=False),
             "orderId": order_id,
             "requestId": order_id,
             "transId": trans_id,

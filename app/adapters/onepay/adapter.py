@@ -51,6 +51,7 @@ from app.adapters.base import (
     hundredths_to_vnd,
     require_fields,
 )
+from app.adapters.common.freetext import safe_text
 from app.adapters.phpurl import php_query
 from app.text import to_ascii
 
@@ -64,6 +65,8 @@ HASH_FIELD = "vpc_SecureHash"
 HASH_TYPE_FIELD = "vpc_SecureHashType"
 MERCH_TXN_REF_MAX = 40
 ORDER_INFO_MAX = 34
+# OnePay refuses ()/&?#% in vpc_OrderInfo: fewer marks than VNPay's safe set.
+ORDER_INFO_PUNCTUATION = ".,:-_"
 
 # vpc_TxnResponseCode → outcome, message. Digits 1–9 mean different things on the domestic and
 # international gateways, but every one of them is a decline.
@@ -118,7 +121,6 @@ _REFUND_STATUS: dict[Outcome, RefundStatus] = {
 
 _URL = re.compile(r"https?://[^\s/?#]+\S*")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
-_ORDER_INFO_DROP = str.maketrans({c: " " for c in "()/&?#%"})
 
 
 def outcome_of(code: str) -> Outcome:
@@ -172,7 +174,7 @@ def verify_items(items: Iterable[tuple[str, str]], hex_secret: str) -> tuple[boo
 
 def order_info(description: str, fallback: str) -> str:
     """ASCII, without the characters OnePay refuses, at most 34 characters."""
-    text = " ".join(to_ascii(description).translate(_ORDER_INFO_DROP).split())[:ORDER_INFO_MAX].strip()
+    text = safe_text(description, ORDER_INFO_MAX, punctuation=ORDER_INFO_PUNCTUATION)
     return text or fallback[:ORDER_INFO_MAX]
 
 
@@ -348,7 +350,8 @@ class OnepayAdapter:
             "vpc_MerchTxnRef": refund_ref,
             "vpc_OrgMerchTxnRef": attempt.wire.get("vpc_MerchTxnRef") or attempt.reference,
             "vpc_Amount": str(request.amount * 100),
-            "vpc_Operator": to_ascii(request.requested_by)[:32] or "paybridge",
+            "vpc_Operator": safe_text(request.requested_by, 32, punctuation=ORDER_INFO_PUNCTUATION)
+            or "paybridge",
             **self._api_user(account),
         }
         data, raw = await _call_form(

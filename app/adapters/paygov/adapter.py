@@ -56,8 +56,8 @@ from app.adapters.base import (
     gmt7,
     require_fields,
 )
+from app.adapters.common.freetext import safe_text
 from app.adapters.dvcqg.adapter import check_url, wire_text
-from app.text import to_ascii
 
 CREATE_FIELDS = ("accessKey", "partnerCode", "orderId", "requestCode", "amount")
 CALLBACK_FIELDS = (
@@ -168,7 +168,7 @@ class PaygovAdapter:
             "returnUrl": account.return_url,
             "orderId": request.reference,
             "amount": request.amount,
-            "orderInfo": " ".join(to_ascii(request.description).split())[:255],
+            "orderInfo": safe_text(request.description, 255),  # "without diacritics"
             "requestCode": gmt7(request.created_at) + request.reference,
             "ipAddress": request.client_ip,
         }

@@ -49,8 +49,8 @@ from app.adapters.base import (
     hundredths_to_vnd,
     require_fields,
 )
+from app.adapters.common.freetext import safe_text
 from app.adapters.phpurl import php_query
-from app.text import to_ascii
 
 PUBLIC_PAY_URL = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
 PUBLIC_API_URL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
@@ -73,6 +73,9 @@ IPN_REPLIES: dict[AckVerdict, tuple[str, str]] = {
 }
 
 VERSION = "2.1.0"
+# vnp_OrderInfo: "Alphanumeric[1,255]", unaccented Vietnamese without special characters
+# (VNPay integration guide): app.adapters.common.freetext.
+ORDER_INFO_MAX = 255
 HASH_FIELD = "vnp_SecureHash"
 HASH_TYPE_FIELD = "vnp_SecureHashType"
 
@@ -317,7 +320,8 @@ class VnpayAdapter:
             "vnp_ExpireDate": gmt7(request.expires_at),
             "vnp_IpAddr": request.client_ip,
             "vnp_Locale": "vn" if request.locale.lower().startswith("vi") else "en",
-            "vnp_OrderInfo": _ascii(request.description, 255) or f"Thanh toan {request.reference}",
+            "vnp_OrderInfo": safe_text(request.description, ORDER_INFO_MAX)
+            or f"Thanh toan {request.reference}",
             "vnp_OrderType": str(account.settings.get("order_type") or "other"),
             "vnp_ReturnUrl": account.return_url,
             "vnp_TxnRef": request.reference,
@@ -434,10 +438,10 @@ class VnpayAdapter:
             "vnp_TransactionType": "02" if request.full else "03",
             "vnp_TxnRef": attempt.reference,
             "vnp_Amount": request.amount * 100,
-            "vnp_OrderInfo": _ascii(request.reason, 255) or f"Hoan tien {attempt.reference}",
+            "vnp_OrderInfo": safe_text(request.reason, ORDER_INFO_MAX) or f"Hoan tien {attempt.reference}",
             "vnp_TransactionNo": attempt.provider_transaction_id or "",
             "vnp_TransactionDate": _transaction_date(attempt),
-            "vnp_CreateBy": _ascii(request.requested_by, 250) or "paybridge",
+            "vnp_CreateBy": safe_text(request.requested_by, 250) or "paybridge",
             "vnp_CreateDate": gmt7(request.requested_at),
             "vnp_IpAddr": request.client_ip,
         }
@@ -482,10 +486,6 @@ class VnpayAdapter:
             result = RefundStatus.unknown
         message = TRANSACTION_STATUSES.get(status, (None, text(data.get("vnp_Message"))))[1]
         return RefundResult(status=result, code=status, message=message or None, wire=wire, raw=raw)
-
-
-def _ascii(value: str, limit: int) -> str:
-    return " ".join(to_ascii(value).split())[:limit]
 
 
 def _transaction_date(attempt: AttemptRef) -> str:

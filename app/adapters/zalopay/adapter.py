@@ -55,6 +55,7 @@ from app.adapters.base import (
     gmt7,
     require_fields,
 )
+from app.adapters.common.freetext import safe_text
 
 PUBLIC_TEST_ENDPOINT = "https://sb-openapi.zalopay.vn"
 RETURN_FIELDS = ("appid", "apptransid", "pmcid", "bankcode", "amount", "discountamount", "status")
@@ -149,7 +150,7 @@ class ZalopayAdapter:
             "amount": str(request.amount),
             "item": "[]",
             "embed_data": orjson.dumps(embed).decode(),
-            "description": " ".join(request.description.split())[:DESCRIPTION_MAX],
+            "description": safe_text(request.description, DESCRIPTION_MAX, unaccented=False),
             "bank_code": str(account.settings.get("bank_code") or ""),
             "callback_url": account.callback_url,
         }
@@ -279,7 +280,7 @@ class ZalopayAdapter:
             "zp_trans_id": zp_trans_id,
             "amount": str(request.amount),
             "timestamp": str(int(request.requested_at.timestamp() * 1000)),
-            "description": " ".join(request.reason.split())[:REFUND_DESCRIPTION_MAX],
+            "description": safe_text(request.reason, REFUND_DESCRIPTION_MAX, unaccented=False),
         }
         text = "|".join(params[n] for n in ("app_id", "zp_trans_id", "amount", "description", "timestamp"))
         params["mac"] = mac(creds["key1"], text)
