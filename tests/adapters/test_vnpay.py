@@ -253,7 +253,9 @@ def test_trap_php_urlencode_tilde_and_star() -> None:
 
 async def test_trap_characters_encoders_disagree_on_are_never_sent(sim: SimHarness) -> None:
     account = sim_account(sim)
-    result = await adapter.create_checkout(account, checkout_request(description="Phi ~ * ! ( ) 50%"), sim.http)
+    result = await adapter.create_checkout(
+        account, checkout_request(description="Phi ~ * ! ( ) 50%"), sim.http
+    )
     assert result.checkout_url is not None
     sent = dict(parse_qsl(urlsplit(result.checkout_url).query))
     assert sent["vnp_OrderInfo"] == "Phi 50"

@@ -316,7 +316,7 @@ class DvcqgAdapter:
             "NgonNgu": "vi-VN",
             "MaTienTe": "VND",
             "MaNganHang": "PAYMENT",
-            "ThongTinGiaoDich": safe_text(request.description, 255),
+            "ThongTinGiaoDich": safe_text(request.description, 255) or f"Thanh toan {request.reference}",
             "ThoiGianGD": gmt7(request.created_at),
             "Ip": request.client_ip,
         }

@@ -217,7 +217,8 @@ class MomoAdapter:
             request_id=request.reference,  # a retried create replays MoMo's idempotent answer
             order_id=request.reference,
             amount=request.amount,
-            order_info=safe_text(request.description, ORDER_INFO_MAX, unaccented=False),
+            order_info=safe_text(request.description, ORDER_INFO_MAX, unaccented=False)
+            or f"Thanh toan {request.reference}",
             redirect_url=account.return_url,
             ipn_url=account.callback_url,
             request_type=request_type,

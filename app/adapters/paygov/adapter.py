@@ -168,7 +168,8 @@ class PaygovAdapter:
             "returnUrl": account.return_url,
             "orderId": request.reference,
             "amount": request.amount,
-            "orderInfo": safe_text(request.description, 255),  # "without diacritics"
+            "orderInfo": safe_text(request.description, 255)  # "without diacritics"
+            or f"Thanh toan {request.reference}",
             "requestCode": gmt7(request.created_at) + request.reference,
             "ipAddress": request.client_ip,
         }

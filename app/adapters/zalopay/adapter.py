@@ -150,7 +150,8 @@ class ZalopayAdapter:
             "amount": str(request.amount),
             "item": "[]",
             "embed_data": orjson.dumps(embed).decode(),
-            "description": safe_text(request.description, DESCRIPTION_MAX, unaccented=False),
+            "description": safe_text(request.description, DESCRIPTION_MAX, unaccented=False)
+            or f"Thanh toan {request.reference}",
             "bank_code": str(account.settings.get("bank_code") or ""),
             "callback_url": account.callback_url,
         }
