@@ -52,6 +52,14 @@ from app.adapters.base import (
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
+from app.adapters.common.querystring import (
+    RedirectNotifications,
+    absolute_urls,
+    locale,
+    same_hex,
+    split_signed,
+)
+from app.adapters.onepay.wire import PaymentNotice
 from app.adapters.phpurl import php_query
 from app.text import to_ascii
 
@@ -119,7 +127,6 @@ _REFUND_STATUS: dict[Outcome, RefundStatus] = {
     Outcome.expired: RefundStatus.failed,
 }
 
-_URL = re.compile(r"https?://[^\s/?#]+\S*")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 
@@ -141,10 +148,6 @@ def sign(hex_secret: str, data: str) -> str:
     return hmac.new(bytes.fromhex(hex_secret), data.encode("utf-8"), hashlib.sha256).hexdigest().upper()
 
 
-def same_hex(expected: str, received: str) -> bool:
-    return hmac.compare_digest(expected.upper().encode("utf-8"), received.upper().encode("utf-8"))
-
-
 def signed(params: Mapping[str, str], hex_secret: str) -> dict[str, str]:
     """The params with their vpc_SecureHash."""
     return {**params, HASH_FIELD: sign(hex_secret, hash_data(params))}
@@ -153,16 +156,8 @@ def signed(params: Mapping[str, str], hex_secret: str) -> dict[str, str]:
 def verify_items(items: Iterable[tuple[str, str]], hex_secret: str) -> tuple[bool, dict[str, str]]:
     """(verified, every received field except the hash). A repeated key never verifies; a
     vpc_SecureHashType that some OnePay versions echo is retried without, as their samples do."""
-    fields: dict[str, str] = {}
-    received = ""
-    duplicate = False
-    for key, value in items:
-        duplicate = duplicate or key in fields or (key == HASH_FIELD and bool(received))
-        if key == HASH_FIELD:
-            received = value
-        else:
-            fields[key] = value
-    if duplicate or not received:
+    fields, received, repeated = split_signed(items, HASH_FIELD)
+    if repeated or not received:
         return False, fields
     if same_hex(sign(hex_secret, hash_data(fields)), received):
         return True, fields
@@ -178,7 +173,7 @@ def order_info(description: str, fallback: str) -> str:
     return text or fallback[:ORDER_INFO_MAX]
 
 
-class OnepayAdapter:
+class OnepayAdapter(RedirectNotifications):
     """OnePay: signed redirect, GET IPN/return, QueryDR, refund (with the API user)."""
 
     name: ClassVar[str] = "onepay"
@@ -210,12 +205,7 @@ class OnepayAdapter:
         elif user and password:
             creds.update(require_fields(credentials, ("user", "password")))
         defaults = self.default_settings(None)
-        out: dict[str, Any] = {}
-        for key in ("pay_url", "query_url", "refund_url"):
-            value = settings.get(key, defaults[key])
-            if not isinstance(value, str) or not _URL.fullmatch(value):
-                errors[f"settings.{key}"] = "must be an absolute http(s) URL"
-            out[key] = value
+        out: dict[str, Any] = absolute_urls(settings, defaults, errors)
         if errors:
             raise CredentialsError(errors)
         return creds, out
@@ -247,7 +237,7 @@ class OnepayAdapter:
             "vpc_OrderInfo": order_info(request.description, request.reference),
             "vpc_Amount": str(request.amount * 100),
             "vpc_Currency": "VND",
-            "vpc_Locale": "vn" if request.locale.lower().startswith("vi") else "en",
+            "vpc_Locale": locale(request.locale),
             "vpc_ReturnURL": account.return_url,
             "vpc_TicketNo": request.client_ip,
         }
@@ -260,29 +250,24 @@ class OnepayAdapter:
         url = f"{account.settings['pay_url']}?{php_query(pairs)}"
         return CheckoutResult(checkout_url=url, wire={"vpc_MerchTxnRef": request.reference}, raw_request=data)
 
-    def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        return self._notification(account, request)
-
-    def parse_return(self, account: Account, request: InboundRequest) -> Notification:
-        return self._notification(account, request)
-
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
         verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
-        if not verified or fields.get("vpc_Merchant") != account.credentials["merchant"]:
+        notice = PaymentNotice.parse(fields)
+        if not verified or notice.vpc_Merchant != account.credentials["merchant"]:
             return Notification(verified=False, fields=fields)
-        amount = hundredths_to_vnd(fields.get("vpc_Amount", ""))
+        amount = hundredths_to_vnd(notice.vpc_Amount)
         if amount is None:
             return Notification(verified=False, message="vpc_Amount is not a multiple of 100", fields=fields)
-        code = fields.get("vpc_TxnResponseCode", "")
+        code = notice.vpc_TxnResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(
             verified=True,
-            reference=fields.get("vpc_MerchTxnRef") or None,
+            reference=notice.vpc_MerchTxnRef or None,
             amount=amount,
             outcome=outcome_of(code),
-            provider_transaction_id=fields.get("vpc_TransactionNo") or None,
+            provider_transaction_id=notice.vpc_TransactionNo or None,
             code=code,
-            message=known[1] if known else fields.get("vpc_Message"),
+            message=known[1] if known else notice.vpc_Message,
             fields=fields,
         )
 
@@ -295,19 +280,19 @@ class OnepayAdapter:
 
     async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
         reference = attempt.wire.get("vpc_MerchTxnRef") or attempt.reference
-        data, raw = await self._query_dr(account, reference, http)
-        if data.get("vpc_DRExists") != "Y":
+        answer, raw = await self._query_dr(account, reference, http)
+        if answer.vpc_DRExists != "Y":
             return QueryResult(
                 outcome=Outcome.pending, code="DRExists=N", message="Không có giao dịch", raw=raw
             )
-        code = data.get("vpc_TxnResponseCode", "")
+        code = answer.vpc_TxnResponseCode
         known = RESPONSE_CODES.get(code)
         return QueryResult(
             outcome=outcome_of(code),
-            amount=hundredths_to_vnd(data.get("vpc_Amount", "")),
-            provider_transaction_id=data.get("vpc_TransactionNo") or None,
+            amount=hundredths_to_vnd(answer.vpc_Amount),
+            provider_transaction_id=answer.vpc_TransactionNo or None,
             code=code,
-            message=known[1] if known else data.get("vpc_Message"),
+            message=known[1] if known else answer.vpc_Message,
             raw=raw,
         )
 
@@ -319,7 +304,7 @@ class OnepayAdapter:
 
     async def _query_dr(
         self, account: Account, merch_txn_ref: str, http: httpx.AsyncClient
-    ) -> tuple[dict[str, str], str]:
+    ) -> tuple[PaymentNotice, str]:
         creds = account.credentials
         params = {
             "vpc_Command": "queryDR",
@@ -335,9 +320,10 @@ class OnepayAdapter:
         verified, fields = verify_items(data.items(), creds["hash_secret"])
         if not verified:
             raise GatewayTechnicalError("OnePay QueryDR answer has a bad or missing signature")
-        if fields.get("vpc_DRExists") == "Y" and fields.get("vpc_MerchTxnRef") != merch_txn_ref:
+        answer = PaymentNotice.parse(fields)
+        if answer.vpc_DRExists == "Y" and answer.vpc_MerchTxnRef != merch_txn_ref:
             raise GatewayTechnicalError("OnePay QueryDR answered about another transaction")
-        return fields, raw
+        return answer, raw
 
     async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
         creds, attempt = account.credentials, request.attempt
@@ -360,15 +346,16 @@ class OnepayAdapter:
         verified, fields = verify_items(data.items(), creds["hash_secret"])
         if not verified:
             raise GatewayTechnicalError("OnePay refund answer has a bad or missing signature")
-        code = fields.get("vpc_TxnResponseCode", "")
+        answer = PaymentNotice.parse(fields)
+        code = answer.vpc_TxnResponseCode
         status = (
             RefundStatus.succeeded if code == "0" else RefundStatus.failed if code else RefundStatus.unknown
         )
         return RefundResult(
             status=status,
-            provider_refund_id=fields.get("vpc_TransactionNo") or None,
+            provider_refund_id=answer.vpc_TransactionNo or None,
             code=code or None,
-            message=fields.get("vpc_Message") or None,
+            message=answer.vpc_Message or None,
             wire={"vpc_MerchTxnRef": refund_ref},
             raw=raw,
         )
@@ -378,15 +365,15 @@ class OnepayAdapter:
     ) -> RefundResult:
         """QueryDR on the refund's own vpc_MerchTxnRef (DRExists=N: the refund never happened)."""
         refund_ref = wire.get("vpc_MerchTxnRef") or _refund_ref(request.refund_reference)
-        data, raw = await self._query_dr(account, refund_ref, http)
-        if data.get("vpc_DRExists") != "Y":
+        answer, raw = await self._query_dr(account, refund_ref, http)
+        if answer.vpc_DRExists != "Y":
             return RefundResult(status=RefundStatus.failed, code="DRExists=N", wire=dict(wire), raw=raw)
-        code = data.get("vpc_TxnResponseCode", "")
+        code = answer.vpc_TxnResponseCode
         return RefundResult(
             status=_REFUND_STATUS.get(outcome_of(code), RefundStatus.unknown),
-            provider_refund_id=data.get("vpc_TransactionNo") or None,
+            provider_refund_id=answer.vpc_TransactionNo or None,
             code=code,
-            message=data.get("vpc_Message") or None,
+            message=answer.vpc_Message or None,
             wire=dict(wire),
             raw=raw,
         )

@@ -50,7 +50,15 @@ from app.adapters.base import (
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
+from app.adapters.common.querystring import (
+    RedirectNotifications,
+    absolute_urls,
+    locale,
+    same_hex,
+    split_signed,
+)
 from app.adapters.phpurl import php_query
+from app.adapters.vnpay.wire import ApiAnswer, PaymentNotice
 
 PUBLIC_PAY_URL = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
 PUBLIC_API_URL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
@@ -58,7 +66,6 @@ PUBLIC_API_URL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 PAY_PATH = "/paymentv2/vpcpay.html"
 API_PATH = "/merchant_webapi/api/transaction"
 
-_URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 _TMN = re.compile(r"[A-Za-z0-9]{8}")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
@@ -174,28 +181,13 @@ def signed_query(params: Mapping[str, str], secret: str) -> str:
     return f"{data}&{HASH_FIELD}={hmac_sha512(secret, data)}"
 
 
-def same_hex(expected: str, received: str) -> bool:
-    """Constant-time comparison of hex digests (case-insensitive, non-ASCII safe)."""
-    return hmac.compare_digest(expected.lower().encode("utf-8"), received.lower().encode("utf-8"))
-
-
 def verify_items(items: Iterable[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
     """Verify an IPN/return: every ``vnp_*`` field except the two hash fields. Empty values are
     hashed as received first, then (if that fails and one is present) without them.
     Returns (verified, the vnp_* fields). A repeated key is never verified."""
-    fields: dict[str, str] = {}
-    received: str | None = None
-    seen: set[str] = set()
-    duplicate = False
-    for key, value in items:
-        if key in seen:
-            duplicate = True
-        seen.add(key)
-        if key == HASH_FIELD:
-            received = value
-        elif key != HASH_TYPE_FIELD and key.startswith("vnp_"):
-            fields[key] = value
-    if duplicate or not received or not fields:
+    received_fields, received, repeated = split_signed(items, HASH_FIELD, ignore=(HASH_TYPE_FIELD,))
+    fields = {k: v for k, v in received_fields.items() if k.startswith("vnp_")}
+    if repeated or not received or not fields:
         return False, fields
     if same_hex(hmac_sha512(secret, hash_data(fields)), received):
         return True, fields
@@ -242,15 +234,7 @@ def parse_time(raw: str) -> datetime | None:
         return None
 
 
-def _setting_url(settings: Mapping[str, Any], key: str, default: str, errors: dict[str, str]) -> str:
-    value = settings.get(key, default)
-    if not isinstance(value, str) or not _URL.fullmatch(value):
-        errors[f"settings.{key}"] = "must be an absolute http(s) URL"
-        return ""
-    return value
-
-
-class VnpayAdapter:
+class VnpayAdapter(RedirectNotifications):
     """VNPay: signed redirect, GET IPN, querydr and refund (no separate refund query)."""
 
     name: ClassVar[str] = "vnpay"
@@ -280,9 +264,7 @@ class VnpayAdapter:
         if any(ch.isspace() for ch in creds["hash_secret"]) or len(creds["hash_secret"]) < 8:
             errors["credentials.hash_secret"] = "must be at least 8 characters without spaces"
         defaults = self.default_settings(None)
-        out: dict[str, Any] = {
-            k: _setting_url(settings, k, defaults[k], errors) for k in ("pay_url", "api_url")
-        }
+        out: dict[str, Any] = absolute_urls(settings, defaults, errors)
         order_type = settings.get("order_type", "other")
         if not isinstance(order_type, str) or not order_type.isascii() or not order_type.strip():
             errors["settings.order_type"] = "must be a VNPay order type code"
@@ -319,7 +301,7 @@ class VnpayAdapter:
             "vnp_CreateDate": create_date,
             "vnp_ExpireDate": gmt7(request.expires_at),
             "vnp_IpAddr": request.client_ip,
-            "vnp_Locale": "vn" if request.locale.lower().startswith("vi") else "en",
+            "vnp_Locale": locale(request.locale),
             "vnp_OrderInfo": safe_text(request.description, ORDER_INFO_MAX)
             or f"Thanh toan {request.reference}",
             "vnp_OrderType": str(account.settings.get("order_type") or "other"),
@@ -333,32 +315,25 @@ class VnpayAdapter:
             checkout_url=url, wire={"vnp_CreateDate": create_date}, raw_request=hash_data(params)
         )
 
-    def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        return self._notification(account, request)
-
-    def parse_return(self, account: Account, request: InboundRequest) -> Notification:
-        return self._notification(account, request)
-
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
         verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
-        if not verified or fields.get("vnp_TmnCode") != account.credentials["tmn_code"]:
+        notice = PaymentNotice.parse(fields)
+        if not verified or notice.vnp_TmnCode != account.credentials["tmn_code"]:
             return Notification(verified=False, fields=fields)
-        amount = hundredths_to_vnd(fields.get("vnp_Amount", ""))
+        amount = hundredths_to_vnd(notice.vnp_Amount)
         if amount is None:
             return Notification(verified=False, message="vnp_Amount is not a multiple of 100", fields=fields)
-        code = fields.get("vnp_ResponseCode", "")
-        status = fields.get("vnp_TransactionStatus", "")
-        txn_no = fields.get("vnp_TransactionNo", "")
+        code = notice.vnp_ResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(
             verified=True,
-            reference=fields.get("vnp_TxnRef") or None,
+            reference=notice.vnp_TxnRef or None,
             amount=amount,
-            outcome=payment_outcome(code, status),
-            provider_transaction_id=txn_no if txn_no not in {"", "0"} else None,
+            outcome=payment_outcome(code, notice.vnp_TransactionStatus),
+            provider_transaction_id=_transaction_no(notice.vnp_TransactionNo),
             code=code,
             message=known[1] if known else None,
-            paid_at=parse_time(fields.get("vnp_PayDate", "")),
+            paid_at=parse_time(notice.vnp_PayDate),
             fields=fields,
         )
 
@@ -370,34 +345,32 @@ class VnpayAdapter:
         return Reply(status_code=200, body=orjson.dumps({"RspCode": code, "Message": message}))
 
     async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
-        data, raw = await self._querydr(account, attempt, http)
-        code = text(data.get("vnp_ResponseCode"))
+        answer, raw = await self._querydr(account, attempt, http)
+        code = answer.vnp_ResponseCode
         if code == "91":
             # Never reached VNPay's page (or not yet): nothing was paid. The caller's own expiry
             # clock turns a stale pending attempt into expired.
             return QueryResult(outcome=Outcome.pending, code=code, message=API_CODES[code], raw=raw)
-        self._raise_for_query_code(code, data)
-        status = text(data.get("vnp_TransactionStatus"))
-        kind = text(data.get("vnp_TransactionType"))
+        self._raise_for_query_code(answer)
+        status, kind = answer.vnp_TransactionStatus, answer.vnp_TransactionType
         outcome = TRANSACTION_STATUSES.get(status, (Outcome.unknown, ""))[0]
         if kind not in {"01", "02", "03"} or (kind == "01" and status in {"05", "06", "09"}):
             outcome = Outcome.unknown
         elif kind in {"02", "03"} and status in TRANSACTION_STATUSES:
             outcome = Outcome.succeeded  # only a paid transaction can carry a refund
-        txn_no = text(data.get("vnp_TransactionNo"))
         return QueryResult(
             outcome=outcome,
-            amount=hundredths_to_vnd(text(data.get("vnp_Amount"))),
-            provider_transaction_id=txn_no if txn_no not in {"", "0"} else None,
+            amount=hundredths_to_vnd(answer.vnp_Amount),
+            provider_transaction_id=_transaction_no(answer.vnp_TransactionNo),
             code=status,
-            message=TRANSACTION_STATUSES.get(status, (None, text(data.get("vnp_Message"))))[1],
-            paid_at=parse_time(text(data.get("vnp_PayDate"))),
+            message=TRANSACTION_STATUSES.get(status, (None, answer.vnp_Message))[1],
+            paid_at=parse_time(answer.vnp_PayDate),
             raw=raw,
         )
 
     async def _querydr(
         self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient
-    ) -> tuple[dict[str, Any], str]:
+    ) -> tuple[ApiAnswer, str]:
         creds = account.credentials
         payload: dict[str, Any] = {
             "vnp_RequestId": secrets.token_hex(16),
@@ -414,16 +387,18 @@ class VnpayAdapter:
         data, raw = await call_json(http, account.settings["api_url"], payload)
         if not verify_pipe(creds["hash_secret"], data, QUERY_RESPONSE_HASH_FIELDS):
             raise GatewayTechnicalError("VNPay querydr answer has a bad or missing signature")
-        if text(data.get("vnp_ResponseCode")) == "00" and text(data.get("vnp_TxnRef")) != attempt.reference:
+        answer = ApiAnswer.parse(data)
+        if answer.vnp_ResponseCode == "00" and answer.vnp_TxnRef != attempt.reference:
             raise GatewayTechnicalError("VNPay querydr answered about another transaction")
-        return data, raw
+        return answer, raw
 
     @staticmethod
-    def _raise_for_query_code(code: str, data: Mapping[str, Any]) -> None:
+    def _raise_for_query_code(answer: ApiAnswer) -> None:
         """querydr: 02/03 → logical (our request is wrong); 94/97/99/unrecognised → technical."""
+        code = answer.vnp_ResponseCode
         if code == "00":
             return
-        message = API_CODES.get(code) or text(data.get("vnp_Message")) or "unrecognised answer"
+        message = API_CODES.get(code) or answer.vnp_Message or "unrecognised answer"
         if code in {"02", "03"}:
             raise GatewayLogicalError(f"VNPay rejected the query: {message}", code=code)
         raise GatewayTechnicalError(f"VNPay querydr answered {code or 'no code'}: {message}")
@@ -450,11 +425,12 @@ class VnpayAdapter:
         data, raw = await call_json(http, account.settings["api_url"], payload)
         if not verify_pipe(creds["hash_secret"], data, REFUND_RESPONSE_HASH_FIELDS):
             raise GatewayTechnicalError("VNPay refund answer has a bad or missing signature")
-        code = text(data.get("vnp_ResponseCode"))
-        message = API_CODES.get(code) or text(data.get("vnp_Message")) or None
-        refund_id = text(data.get("vnp_TransactionNo")) or None
+        answer = ApiAnswer.parse(data)
+        code = answer.vnp_ResponseCode
+        message = API_CODES.get(code) or answer.vnp_Message or None
+        refund_id = answer.vnp_TransactionNo or None
         if code == "00":
-            status = REFUND_STATUSES.get(text(data.get("vnp_TransactionStatus")), RefundStatus.pending)
+            status = REFUND_STATUSES.get(answer.vnp_TransactionStatus, RefundStatus.pending)
         elif code == "94":
             status = RefundStatus.pending  # a refund for this transaction is already being processed
         elif code in {"02", "03", "91", "95"}:
@@ -470,22 +446,27 @@ class VnpayAdapter:
     ) -> RefundResult:
         """VNPay has no refund query: querydr on the original payment shows the refund
         (vnp_TransactionType 02/03) and its vnp_TransactionStatus (05/06 in progress, 09 rejected)."""
-        data, raw = await self._querydr(account, request.attempt, http)
-        code = text(data.get("vnp_ResponseCode"))
+        answer, raw = await self._querydr(account, request.attempt, http)
+        code = answer.vnp_ResponseCode
         if code == "91":
             return RefundResult(
                 status=RefundStatus.failed, code=code, message=API_CODES[code], wire=wire, raw=raw
             )
-        self._raise_for_query_code(code, data)
-        kind, status = text(data.get("vnp_TransactionType")), text(data.get("vnp_TransactionStatus"))
+        self._raise_for_query_code(answer)
+        kind, status = answer.vnp_TransactionType, answer.vnp_TransactionStatus
         if kind in {"02", "03"}:
             result = REFUND_STATUSES.get(status, RefundStatus.unknown)
         elif kind == "01" and status in TRANSACTION_STATUSES:
             result = RefundStatus.pending  # the refund is not visible on the payment yet
         else:
             result = RefundStatus.unknown
-        message = TRANSACTION_STATUSES.get(status, (None, text(data.get("vnp_Message"))))[1]
+        message = TRANSACTION_STATUSES.get(status, (None, answer.vnp_Message))[1]
         return RefundResult(status=result, code=status, message=message or None, wire=wire, raw=raw)
+
+
+def _transaction_no(value: str) -> str | None:
+    """VNPay's transaction number; it sends "0" when there is none."""
+    return value if value not in {"", "0"} else None
 
 
 def _transaction_date(attempt: AttemptRef) -> str:
