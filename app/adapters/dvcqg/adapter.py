@@ -30,8 +30,6 @@ the platform's documents are silent (each tested):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -46,7 +44,6 @@ from app.adapters.base import (
     Capability,
     CheckoutRequest,
     CheckoutResult,
-    CredentialsError,
     GatewayLogicalError,
     GatewayReceipt,
     GatewayTechnicalError,
@@ -61,9 +58,18 @@ from app.adapters.base import (
     Reply,
     call_json,
     gmt7,
-    require_fields,
 )
 from app.adapters.common.freetext import safe_text
+from app.adapters.common.national import (
+    checksum_matches,
+    http_url,
+    json_object,
+    lgsp_headers,
+    sha256_checksum,
+    validate_national_account,
+)
+from app.adapters.common.wire import text_value
+from app.adapters.dvcqg.wire import Links, Lookup, Result, ReturnParams, Wrapped
 
 PHIEN_BAN = "1.0.6"
 INIT_FIELDS = (
@@ -90,66 +96,24 @@ _ANSWER_TEXT = {
 }
 
 
-def wire_text(value: Any) -> str:
-    """A wire value as it enters a hash: strings as-is, integers in decimal, anything else empty."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
 def checksum(message: Mapping[str, Any], fields: Sequence[str], secret: str) -> str:
     """``MaXacThuc``: SHA-256 hex of the fields joined by ``|`` with the secret last."""
-    text = "|".join([*(wire_text(message.get(name)) for name in fields), secret])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_checksum(message, fields, secret, separator="|", secret_first=False)
 
 
 def checksum_ok(
     message: Mapping[str, Any], fields: Sequence[str], secret: str, key: str = "MaXacThuc"
 ) -> bool:
-    given = message.get(key)
-    if not isinstance(given, str) or not given.isascii():
-        return False
-    return hmac.compare_digest(given.lower(), checksum(message, fields, secret))
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayTechnicalError("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise GatewayTechnicalError("body is not a JSON object")
-    return data
-
-
-def check_url(settings: Mapping[str, Any], name: str, errors: dict[str, str]) -> str:
-    value = settings.get(name)
-    if not isinstance(value, str) or not value.strip():
-        errors[f"settings.{name}"] = "required"
-        return ""
-    url = httpx.URL(value.strip())
-    if url.scheme not in ("http", "https") or not url.host:
-        errors[f"settings.{name}"] = "must be an http(s) URL"
-    return str(url)
+    return checksum_matches(message.get(key), checksum(message, fields, secret))
 
 
 def unwrap(data: dict[str, Any]) -> dict[str, Any]:
     """Accept ``{MaLoi, …}`` and ``{error_code: "0", message: "<JSON text>"}``; raise for a refusal."""
     if "error_code" in data and "MaLoi" not in data:
-        code = wire_text(data.get("error_code"))
-        if code != "0":
-            raise GatewayLogicalError(wire_text(data.get("message")) or "refused", code=code)
-        inner: Any = data.get("message")
+        wrapped = Wrapped.parse(data)
+        if wrapped.error_code != "0":
+            raise GatewayLogicalError(text_value(wrapped.message) or "refused", code=wrapped.error_code)
+        inner: Any = wrapped.message
         if isinstance(inner, str):
             try:
                 inner = orjson.loads(inner)
@@ -158,9 +122,9 @@ def unwrap(data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(inner, dict):
             raise GatewayTechnicalError("wrapped message is not a JSON object")
         data = inner
-    result = data.get("MaLoi")
-    if result is not None and wire_text(result) != "00" and "TrangThaiGD" not in data:
-        raise GatewayLogicalError(wire_text(data.get("MoTaLoi")) or "refused", code=wire_text(result))
+    result = Result.parse(data)
+    if data.get("MaLoi") is not None and result.MaLoi != "00" and "TrangThaiGD" not in data:
+        raise GatewayLogicalError(result.MoTaLoi or "refused", code=result.MaLoi)
     return data
 
 
@@ -236,7 +200,7 @@ def bill_block(request: CheckoutRequest) -> dict[str, Any]:
 
 def lookup_ok(account: Account, lookup: Mapping[str, Any]) -> bool:
     """Whether an inbound bill lookup is for this account and its ``MaXacThuc`` verifies."""
-    ours = wire_text(lookup.get("MaDoiTac")) == account.credentials["partner_code"]
+    ours = Lookup.parse(lookup).MaDoiTac == account.credentials["partner_code"]
     return ours and checksum_ok(lookup, LOOKUP_FIELDS, account.credentials["secret"])
 
 
@@ -250,7 +214,7 @@ def lookup_reply(account: Account, lookup: Mapping[str, Any], request: CheckoutR
         "MaHoSo": request.dossier_code,
         "MaThamChieu": request.reference,
         "SoTien": request.amount,
-        "ThoiGianGD": wire_text(lookup.get("ThoiGianGD")),
+        "ThoiGianGD": Lookup.parse(lookup).ThoiGianGD,
         "ThongTinBienLai": bill_block(request),
     }
     inner["MaXacThuc"] = checksum(inner, LOOKUP_ANSWER_FIELDS, account.credentials["secret"])
@@ -276,18 +240,13 @@ class DvcqgAdapter:
     def validate_account(
         self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        errors: dict[str, str] = {}
-        creds = require_fields(credentials, self.credential_fields, errors=errors)
-        out: dict[str, Any] = dict(settings)
-        for name in ("init_url", "query_url", "bill_url"):
-            out[name] = check_url(settings, name, errors)
-        token = settings.get("access_token")
-        if token is not None and not isinstance(token, str):
-            errors["settings.access_token"] = "must be a string"
-        out["access_token"] = token.strip() if isinstance(token, str) and token.strip() else None
-        if errors:
-            raise CredentialsError(errors)
-        return creds, out
+        return validate_national_account(
+            credentials,
+            settings,
+            credential_fields=self.credential_fields,
+            url_settings=("init_url", "query_url", "bill_url"),
+            token_settings=("access_token",),
+        )
 
     def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
         # The platform hands each partner its own (LGSP) endpoints: no public defaults exist.
@@ -295,10 +254,6 @@ class DvcqgAdapter:
             return {}
         base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
         return {"init_url": f"{base}/init", "query_url": f"{base}/query", "bill_url": f"{base}/bill"}
-
-    def _headers(self, account: Account) -> dict[str, str]:
-        token = account.settings.get("access_token")
-        return {"Authorization": f"Bearer {token}"} if token else {}
 
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
@@ -323,10 +278,10 @@ class DvcqgAdapter:
         message["MaXacThuc"] = checksum(message, INIT_FIELDS, secret)
         message["ThongTinBienLai"] = bill_block(request)
         data, raw = await call_json(
-            http, account.settings["init_url"], message, headers=self._headers(account)
+            http, account.settings["init_url"], message, headers=lgsp_headers(account.settings)
         )
-        url = unwrap(data).get("UrlThanhToan")
-        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+        url = http_url(Links.parse(unwrap(data)).UrlThanhToan)
+        if url is None:
             raise GatewayTechnicalError("INIT answer holds no UrlThanhToan")
         return CheckoutResult(
             checkout_url=url,
@@ -336,36 +291,35 @@ class DvcqgAdapter:
         )
 
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        data = _json_object(request.body)
+        data = json_object(request.body)
         fields = {k: v for k, v in data.items() if k != "MaXacThuc"}
-        ours = wire_text(data.get("MaDoiTac")) == account.credentials["partner_code"]
+        result = Result.parse(data)
+        ours = result.MaDoiTac == account.credentials["partner_code"]
         if not (ours and checksum_ok(data, CALLBACK_FIELDS, account.credentials["secret"])):
             return Notification(verified=False, fields=fields)
-        code = wire_text(data.get("MaLoi"))
-        outcome = Outcome.succeeded if code == "00" else Outcome.failed
-        if wire_text(data.get("MaTienTe")) not in ("", "VND"):
+        outcome = Outcome.succeeded if result.MaLoi == "00" else Outcome.failed
+        if result.MaTienTe not in ("", "VND"):
             outcome = Outcome.unknown
         return Notification(
             verified=True,
-            reference=wire_text(data.get("MaThamChieu")) or None,
-            amount=_int(data.get("SoTien")),
+            reference=result.MaThamChieu or None,
+            amount=result.SoTien,
             outcome=outcome,
-            provider_transaction_id=wire_text(data.get("MaGiaoDich")) or None,
-            code=code,
-            message=wire_text(data.get("MoTaLoi")) or None,
+            provider_transaction_id=result.MaGiaoDich or None,
+            code=result.MaLoi,
+            message=result.MoTaLoi or None,
             fields=fields,
         )
 
     def acknowledge(self, account: Account, notification: Notification | None, verdict: AckVerdict) -> Reply:
-        fields: Mapping[str, Any] = notification.fields if notification else {}
+        received = Result.parse(notification.fields if notification else {})
         ok = verdict in (AckVerdict.accepted, AckVerdict.already_processed)
         answer: dict[str, Any] = {
             "MaLoi": "00" if ok else "99",
             "MoTaLoi": _ANSWER_TEXT[verdict],
             "MaDoiTac": account.credentials["partner_code"],
-            "MaThamChieu": (notification.reference if notification else None)
-            or wire_text(fields.get("MaThamChieu")),
-            "ThoiGianGD": wire_text(fields.get("ThoiGianGD")),
+            "MaThamChieu": (notification.reference if notification else None) or received.MaThamChieu,
+            "ThoiGianGD": received.ThoiGianGD,
         }
         answer["MaXacThuc"] = checksum(answer, ANSWER_FIELDS, account.credentials["secret"])
         return Reply(status_code=200, body=orjson.dumps(answer))
@@ -375,10 +329,11 @@ class DvcqgAdapter:
         fields = {k: v for k, v in params.items() if k != "secureCode"}
         if not checksum_ok(params, RETURN_FIELDS, account.credentials["secret"], key="secureCode"):
             return Notification(verified=False, fields=fields)
-        code = params.get("responseCode", "")
+        back = ReturnParams.parse(params)
+        code = back.responseCode
         return Notification(
             verified=True,
-            reference=params.get("data") or None,
+            reference=back.data or None,
             outcome=Outcome.succeeded if code == "00" else Outcome.failed,
             code=code,
             fields=fields,
@@ -399,20 +354,21 @@ class DvcqgAdapter:
     async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
         message = self._lookup_message(account, "QUERY", attempt)
         data, raw = await call_json(
-            http, account.settings["query_url"], message, headers=self._headers(account)
+            http, account.settings["query_url"], message, headers=lgsp_headers(account.settings)
         )
         data = unwrap(data)
         if not checksum_ok(data, CALLBACK_FIELDS, account.credentials["secret"]):
             raise GatewayTechnicalError("QUERY answer checksum does not verify")
-        if wire_text(data.get("MaThamChieu")) != attempt.reference:
+        answer = Result.parse(data)
+        if answer.MaThamChieu != attempt.reference:
             raise GatewayTechnicalError("QUERY answer is about another transaction")
-        state = wire_text(data.get("TrangThaiGD"))
+        state = answer.TrangThaiGD
         return QueryResult(
             outcome=_TRANG_THAI.get(state, Outcome.unknown),
-            amount=_int(data.get("SoTien")),
-            provider_transaction_id=wire_text(data.get("MaGiaoDich")) or None,
-            code=state or wire_text(data.get("MaLoi")) or None,
-            message=wire_text(data.get("MoTaLoi")) or None,
+            amount=answer.SoTien,
+            provider_transaction_id=answer.MaGiaoDich or None,
+            code=state or answer.MaLoi or None,
+            message=answer.MoTaLoi or None,
             raw=raw,
         )
 
@@ -432,7 +388,7 @@ class DvcqgAdapter:
             response = await http.post(
                 account.settings["bill_url"],
                 content=orjson.dumps(message),
-                headers={"Content-Type": "application/json", **self._headers(account)},
+                headers={"Content-Type": "application/json", **lgsp_headers(account.settings)},
             )
         except httpx.HTTPError as exc:
             raise GatewayTechnicalError(f"cannot reach the bill service: {type(exc).__name__}") from exc
@@ -440,9 +396,8 @@ class DvcqgAdapter:
             raise GatewayTechnicalError(f"bill service answered HTTP {response.status_code}")
         if response.content.startswith(b"%PDF-"):
             return response.content, None
-        data = unwrap(_json_object(response.content))
-        url = data.get("UrlBienLai")
-        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+        url = http_url(Links.parse(unwrap(json_object(response.content))).UrlBienLai)
+        if url is None:
             raise GatewayTechnicalError("GET_BILL answer holds neither a PDF nor UrlBienLai")
         return None, url
 

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
 from app.adapters.common.simulation import SimulatorContext
+from app.adapters.common.wire import text_value as wire_text
 from app.adapters.dvcqg.adapter import (
     CALLBACK_FIELDS,
     INIT_FIELDS,
@@ -29,7 +30,6 @@ from app.adapters.dvcqg.adapter import (
     RETURN_FIELDS,
     checksum,
     checksum_ok,
-    wire_text,
 )
 from app.text import format_vnd, to_ascii
 

@@ -21,8 +21,6 @@ raise :class:`NotSupported` and are not declared. Limits: from 1 000 VND, no upp
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -38,7 +36,6 @@ from app.adapters.base import (
     Capability,
     CheckoutRequest,
     CheckoutResult,
-    CredentialsError,
     GatewayLogicalError,
     GatewayReceipt,
     GatewayTechnicalError,
@@ -54,10 +51,18 @@ from app.adapters.base import (
     Reply,
     call_json,
     gmt7,
-    require_fields,
 )
 from app.adapters.common.freetext import safe_text
-from app.adapters.dvcqg.adapter import check_url, wire_text
+from app.adapters.common.national import (
+    LGSP_TOKENS,
+    checksum_matches,
+    http_url,
+    json_object,
+    lgsp_headers,
+    sha256_checksum,
+    validate_national_account,
+)
+from app.adapters.paygov.wire import Answer, Result
 
 CREATE_FIELDS = ("accessKey", "partnerCode", "orderId", "requestCode", "amount")
 CALLBACK_FIELDS = (
@@ -68,33 +73,20 @@ RECEIPT_FIELDS = ("accessKey", "partnerCode", "payerId", "docCode", "paids")
 
 
 def checksum(message: Mapping[str, Any], fields: Sequence[str], secret_key: str) -> str:
-    text = secret_key + "".join(wire_text(message.get(name)) for name in fields)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_checksum(message, fields, secret_key, separator="", secret_first=True)
 
 
 def checksum_ok(message: Mapping[str, Any], fields: Sequence[str], secret_key: str) -> bool:
-    given = message.get("checksum")
-    if not isinstance(given, str) or not given.isascii():
-        return False
-    return hmac.compare_digest(given.lower(), checksum(message, fields, secret_key))
+    return checksum_matches(message.get("checksum"), checksum(message, fields, secret_key))
 
 
 def b64_json(value: Any) -> str:
     return base64.b64encode(orjson.dumps(value)).decode("ascii")
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _pay_date(value: Any) -> datetime | None:
-    text = wire_text(value)
+def _pay_date(value: str) -> datetime | None:
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
     except ValueError:
         return None
 
@@ -117,19 +109,13 @@ class PaygovAdapter:
     def validate_account(
         self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        errors: dict[str, str] = {}
-        creds = require_fields(credentials, self.credential_fields, errors=errors)
-        out: dict[str, Any] = dict(settings)
-        for name in ("endpoint", "receipt_url"):
-            out[name] = check_url(settings, name, errors)
-        for name in ("access_token", "lgsp_access_token"):
-            token = settings.get(name)
-            if token is not None and not isinstance(token, str):
-                errors[f"settings.{name}"] = "must be a string"
-            out[name] = token.strip() if isinstance(token, str) and token.strip() else None
-        if errors:
-            raise CredentialsError(errors)
-        return creds, out
+        return validate_national_account(
+            credentials,
+            settings,
+            credential_fields=self.credential_fields,
+            url_settings=("endpoint", "receipt_url"),
+            token_settings=tuple(LGSP_TOKENS),
+        )
 
     def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
         # PayGov endpoints are issued per province (LGSP): no public defaults exist.
@@ -138,21 +124,12 @@ class PaygovAdapter:
         base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
         return {"endpoint": f"{base}/create", "receipt_url": f"{base}/receipt"}
 
-    def _headers(self, account: Account) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if token := account.settings.get("access_token"):
-            headers["Authorization"] = f"Bearer {token}"
-        if lgsp := account.settings.get("lgsp_access_token"):
-            headers["lgspaccesstoken"] = str(lgsp)
-        return headers
-
     @staticmethod
-    def _data(answer: dict[str, Any]) -> dict[str, Any]:
-        data = answer.get("data")
-        if isinstance(data, dict):
-            return data
-        code = wire_text(answer.get("error_code")) or wire_text(answer.get("errorCode"))
-        text = wire_text(answer.get("error_message")) or wire_text(answer.get("message"))
+    def _data(answer: Answer) -> dict[str, Any]:
+        if isinstance(answer.data, dict):
+            return answer.data
+        code = answer.error_code or answer.errorCode
+        text = answer.error_message or answer.message
         if code and code != "00":
             raise GatewayLogicalError(text or "refused", code=code)
         raise GatewayTechnicalError("PayGov answer holds no data")
@@ -175,10 +152,10 @@ class PaygovAdapter:
         }
         message["checksum"] = checksum(message, CREATE_FIELDS, creds["secret_key"])
         answer, raw = await call_json(
-            http, account.settings["endpoint"], message, headers=self._headers(account)
+            http, account.settings["endpoint"], message, headers=lgsp_headers(account.settings)
         )
-        url = self._data(answer).get("url")
-        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+        url = http_url(self._data(Answer.parse(answer)).get("url"))
+        if url is None:
             raise GatewayTechnicalError("PayGov answer holds no data.url")
         return CheckoutResult(
             checkout_url=url,
@@ -191,27 +168,21 @@ class PaygovAdapter:
         fields = {k: v for k, v in message.items() if k != "checksum"}
         if not checksum_ok(message, CALLBACK_FIELDS, account.credentials["secret_key"]):
             return Notification(verified=False, fields=fields)
-        code = wire_text(message.get("errorCode"))
-        ok = code == "00"
+        result = Result.parse(message)
+        ok = result.errorCode == "00"
         return Notification(
             verified=True,
-            reference=wire_text(message.get("orderId")) or None,
-            amount=_int(message.get("amount")),
+            reference=result.orderId or None,
+            amount=result.amount,
             outcome=Outcome.succeeded if ok else Outcome.failed,
-            provider_transaction_id=wire_text(message.get("transactionCode")) or None,
-            code=code,
-            paid_at=_pay_date(message.get("payDate")) if ok else None,
+            provider_transaction_id=result.transactionCode or None,
+            code=result.errorCode,
+            paid_at=_pay_date(result.payDate) if ok else None,
             fields=fields,
         )
 
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        try:
-            message = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise GatewayTechnicalError("callback body is not JSON") from exc
-        if not isinstance(message, dict):
-            raise GatewayTechnicalError("callback body is not a JSON object")
-        return self._notification(account, message)
+        return self._notification(account, json_object(request.body, "callback body"))
 
     def acknowledge(self, account: Account, notification: Notification | None, verdict: AckVerdict) -> Reply:
         ok = verdict in (AckVerdict.accepted, AckVerdict.already_processed)
@@ -270,11 +241,14 @@ class PaygovAdapter:
         }
         message["checksum"] = checksum(message, RECEIPT_FIELDS, creds["secret_key"])
         answer, _ = await call_json(
-            http, account.settings["receipt_url"], message, headers=self._headers(account)
+            http, account.settings["receipt_url"], message, headers=lgsp_headers(account.settings)
         )
-        data = answer if "transactionReceipt" in answer else self._data(answer)
-        url = data.get("transactionReceipt")
-        if not isinstance(url, str) or httpx.URL(url).scheme not in ("http", "https"):
+        parsed = Answer.parse(answer)
+        given = parsed.transactionReceipt if "transactionReceipt" in answer else None
+        if given is None:
+            given = self._data(parsed).get("transactionReceipt")
+        url = http_url(given)
+        if url is None:
             raise GatewayTechnicalError("PayGov answer holds no transactionReceipt URL")
         return url
 

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account
 from app.adapters.common.simulation import SimulatorContext
-from app.adapters.dvcqg.adapter import wire_text
+from app.adapters.common.wire import text_value as wire_text
 from app.adapters.dvcqg.simulator import minimal_pdf, page, read_form, read_json
 from app.adapters.paygov.adapter import CALLBACK_FIELDS, CREATE_FIELDS, RECEIPT_FIELDS, checksum, checksum_ok
 from app.text import format_vnd
