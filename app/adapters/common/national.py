@@ -3,8 +3,7 @@ SHA-256 checksums (plain hashes, not HMACs) over fields in a documented order, e
 each province is issued (no public defaults), optional LGSP access tokens.
 
 What the two share lives here: the checksum (with each platform's separator and the secret's
-place), its constant-time check, the LGSP headers, the account settings check and a JSON body
-read strictly.
+place), its constant-time check, the LGSP headers and the account settings check.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
-import orjson
 
-from app.adapters.base import CredentialsError, GatewayTechnicalError, require_fields
+from app.adapters.base import CredentialsError, require_fields
 from app.adapters.common.wire import text_value
 
 # settings → the LGSP header it fills
@@ -39,17 +37,6 @@ def checksum_matches(given: Any, expected: str) -> bool:
     if not isinstance(given, str) or not given.isascii():
         return False
     return hmac.compare_digest(given.lower(), expected)
-
-
-def json_object(body: bytes, what: str = "body") -> dict[str, Any]:
-    """A JSON object, or :class:`GatewayTechnicalError`."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayTechnicalError(f"{what} is not JSON") from exc
-    if not isinstance(data, dict):
-        raise GatewayTechnicalError(f"{what} is not a JSON object")
-    return data
 
 
 def lgsp_headers(settings: Mapping[str, Any]) -> dict[str, str]:

@@ -6,6 +6,7 @@ Leniency is declared once, per field type, exactly as gateways differ in practic
 
 - :data:`Text`: a string as received; an integer in decimal (JSON gateways send numbers for
   codes); missing, ``null`` or any other JSON type → ``""`` (hashes treat them so too).
+- :data:`Integer`: like :data:`Count`, negative values kept (result codes).
 - :data:`Count`: an integer sent as a JSON number or a string of ASCII digits; anything else
   (a bool, a float, a negative, ``"1e3"``) → ``None``, which callers treat as "no amount".
 
@@ -14,12 +15,16 @@ Signatures are always verified over the raw message first; the model is read onl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from app.adapters.base import GatewayTechnicalError
+from app.adapters.base import Account, GatewayTechnicalError
+
+_INTEGER = re.compile(r"-?\d{1,19}")
 
 
 def text_value(value: Any) -> str:
@@ -40,8 +45,18 @@ def count_value(value: Any) -> int | None:
     return None
 
 
+def integer_value(value: Any) -> int | None:
+    """An integer, negative too (ZaloPay's codes), as a number or a string of at most 19 digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    return None
+
+
 Text = Annotated[str, BeforeValidator(text_value)]
 Count = Annotated[int | None, BeforeValidator(count_value)]
+Integer = Annotated[int | None, BeforeValidator(integer_value)]
 
 
 class WireModel(BaseModel):
@@ -56,3 +71,19 @@ class WireModel(BaseModel):
             return cls.model_validate(dict(data))
         except ValidationError as exc:
             raise GatewayTechnicalError(f"malformed {cls.__name__} ({exc.error_count()} field(s))") from None
+
+
+def json_object(body: bytes, what: str = "body") -> dict[str, Any]:
+    """A JSON object, or :class:`GatewayTechnicalError`."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayTechnicalError(f"{what} is not JSON") from exc
+    if not isinstance(data, dict):
+        raise GatewayTechnicalError(f"{what} is not a JSON object")
+    return data
+
+
+def endpoint_url(account: Account, path: str) -> str:
+    """``path`` under the account's ``endpoint`` setting (MoMo, ZaloPay)."""
+    return f"{str(account.settings['endpoint']).rstrip('/')}{path}"

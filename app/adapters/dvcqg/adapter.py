@@ -63,12 +63,11 @@ from app.adapters.common.freetext import safe_text
 from app.adapters.common.national import (
     checksum_matches,
     http_url,
-    json_object,
     lgsp_headers,
     sha256_checksum,
     validate_national_account,
 )
-from app.adapters.common.wire import text_value
+from app.adapters.common.wire import json_object, text_value
 from app.adapters.dvcqg.wire import Links, Lookup, Result, ReturnParams, Wrapped
 
 PHIEN_BAN = "1.0.6"

@@ -53,6 +53,8 @@ from app.adapters.base import (
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
+from app.adapters.common.wire import endpoint_url, integer_value, json_object
+from app.adapters.momo.wire import RefundEntry, Result
 
 PUBLIC_TEST_ENDPOINT = "https://test-payment.momo.vn"
 CREATE_FIELDS = (
@@ -226,12 +228,13 @@ class MomoAdapter:
             partner_name=account.settings.get("partner_name"),
             store_id=account.settings.get("store_id"),
         )
-        data, raw = await call_json(http, _url(account, "/v2/gateway/api/create"), body)
-        code = _result_code(data)
+        data, raw = await call_json(http, endpoint_url(account, "/v2/gateway/api/create"), body)
+        answer = Result.parse(data)
+        code = _result_code(answer)
         if code != 0:
-            _raise_for(code, data)
+            _raise_for(code, answer)
         _check_echo(data, creds["partner_code"], request.reference)
-        pay_url = data.get("payUrl")
+        pay_url = answer.payUrl
         if not isinstance(pay_url, str) or not pay_url:
             raise GatewayTechnicalError("MoMo answered resultCode 0 without a payUrl")
         return CheckoutResult(
@@ -242,13 +245,7 @@ class MomoAdapter:
         )
 
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        try:
-            data = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise GatewayTechnicalError("MoMo IPN body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise GatewayTechnicalError("MoMo IPN body is not a JSON object")
-        return self._notification(account, data)
+        return self._notification(account, json_object(request.body, "MoMo IPN body"))
 
     def parse_return(self, account: Account, request: InboundRequest) -> Notification:
         return self._notification(account, dict(request.query_items()))
@@ -264,29 +261,29 @@ class MomoAdapter:
         creds = account.credentials
         order_id = attempt.wire.get("orderId", attempt.reference)
         body = _signed(creds, {"orderId": order_id, "requestId": uuid.uuid4().hex}, QUERY_FIELDS)
-        data, raw = await call_json(http, _url(account, "/v2/gateway/api/query"), body)
-        code = _result_code(data)
+        data, raw = await call_json(http, endpoint_url(account, "/v2/gateway/api/query"), body)
+        answer = Result.parse(data)
+        code = _result_code(answer)
         if code in {11, 12, 13, 20, 21, 22, 41, 42, 47}:
-            raise GatewayLogicalError(str(data.get("message") or "MoMo refused the query"), code=str(code))
+            raise GatewayLogicalError(answer.message or "MoMo refused the query", code=str(code))
         if code in {10, 40, 43}:
             raise GatewayTechnicalError(f"MoMo could not answer the query now (resultCode {code})")
         _check_echo(data, creds["partner_code"], order_id)
         outcome = RESULT_OUTCOMES.get(code, Outcome.unknown)
-        stamp = _as_int(data.get("lastUpdated")) or _as_int(data.get("responseTime"))
-        trans_id = _as_int(data.get("transId"))
+        stamp = answer.lastUpdated or answer.responseTime
         return QueryResult(
             outcome=outcome,
-            amount=_as_int(data.get("amount")),
-            provider_transaction_id=str(trans_id) if trans_id else None,
+            amount=answer.amount,
+            provider_transaction_id=str(answer.transId) if answer.transId else None,
             code=str(code),
-            message=_str_or_none(data.get("message")),
+            message=_message(data, answer),
             paid_at=_from_ms(stamp) if outcome is Outcome.succeeded and stamp else None,
             raw=raw,
         )
 
     async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
         _check_amount(request.amount)
-        trans_id = _as_int(request.attempt.provider_transaction_id)
+        trans_id = integer_value(request.attempt.provider_transaction_id)
         if trans_id is None:
             raise GatewayLogicalError("no MoMo transId recorded for this payment", code="missing_trans_id")
         payment_order = request.attempt.wire.get("orderId", request.attempt.reference)
@@ -299,8 +296,9 @@ class MomoAdapter:
             "transId": trans_id,
         }
         body = _signed(account.credentials, values, REFUND_FIELDS)
-        data, raw = await call_json(http, _url(account, "/v2/gateway/api/refund"), body)
-        code = _result_code(data)
+        data, raw = await call_json(http, endpoint_url(account, "/v2/gateway/api/refund"), body)
+        answer = Result.parse(data)
+        code = _result_code(answer)
         wire = {"orderId": order_id, "requestId": order_id, "paymentOrderId": payment_order}
         if code in {10, 40, 43}:
             raise GatewayTechnicalError(f"MoMo could not take the refund now (resultCode {code})")
@@ -312,14 +310,14 @@ class MomoAdapter:
             status = RefundStatus.unknown
         else:
             status = RefundStatus.failed
-        refund_trans = _as_int(data.get("transId"))
+        refund_trans = answer.transId
         return RefundResult(
             status=status,
             provider_refund_id=str(refund_trans)
             if status is RefundStatus.succeeded and refund_trans
             else None,
             code=str(code),
-            message=_str_or_none(data.get("message")),
+            message=_message(data, answer),
             wire=wire,
             raw=raw,
         )
@@ -333,26 +331,22 @@ class MomoAdapter:
         )
         refund_order = wire.get("orderId") or refund_order_id(request.refund_reference, payment_order)
         body = _signed(creds, {"orderId": payment_order, "requestId": uuid.uuid4().hex}, QUERY_FIELDS)
-        data, raw = await call_json(http, _url(account, "/v2/gateway/api/refund/query"), body)
-        code = _result_code(data)
+        data, raw = await call_json(http, endpoint_url(account, "/v2/gateway/api/refund/query"), body)
+        answer = Result.parse(data)
+        code = _result_code(answer)
         if code != 0:
             if code in TECHNICAL_CODES:
                 raise GatewayTechnicalError(f"MoMo could not answer the refund query (resultCode {code})")
-            raise GatewayLogicalError(
-                str(data.get("message") or "MoMo refused the refund query"), code=str(code)
-            )
+            raise GatewayLogicalError(answer.message or "MoMo refused the refund query", code=str(code))
         _check_echo(data, creds["partner_code"], payment_order)
-        entries = data.get("refundTrans")
-        match = None
-        if isinstance(entries, list):
-            match = next(
-                (e for e in entries if isinstance(e, dict) and e.get("orderId") == refund_order), None
-            )
+        entries = answer.refundTrans if isinstance(answer.refundTrans, list) else []
+        listed = [RefundEntry.parse(e) for e in entries if isinstance(e, dict)]
+        match = next((e for e in listed if e.orderId == refund_order), None)
         if match is None:
             return RefundResult(
                 status=RefundStatus.unknown, message="refund not listed by MoMo", wire=wire, raw=raw
             )
-        item_code = _as_int(match.get("resultCode"))
+        item_code = match.resultCode
         if item_code == 0:
             status = RefundStatus.succeeded
         elif item_code in REFUND_PENDING:
@@ -361,12 +355,11 @@ class MomoAdapter:
             status = RefundStatus.unknown
         else:
             status = RefundStatus.failed
-        trans = _as_int(match.get("transId"))
         return RefundResult(
             status=status,
-            provider_refund_id=str(trans) if trans else None,
+            provider_refund_id=str(match.transId) if match.transId else None,
             code=str(item_code),
-            message=_str_or_none(match.get("message")),
+            message=match.message or None,
             wire=wire,
             raw=raw,
         )
@@ -377,21 +370,21 @@ class MomoAdapter:
         ok = data.get("partnerCode") == creds["partner_code"] and verify(
             creds["secret_key"], values, IPN_FIELDS, data.get("signature")
         )
-        reference = _str_or_none(data.get("orderId"))
+        notice = Result.parse(data)
+        reference = notice.orderId or None
         if not ok:
             return Notification(verified=False, reference=reference, fields=dict(data))
-        code = _as_int(data.get("resultCode"))
+        code = notice.resultCode
         outcome = RESULT_OUTCOMES.get(code, Outcome.unknown) if code is not None else Outcome.unknown
-        trans_id = _as_int(data.get("transId"))
-        stamp = _as_int(data.get("responseTime"))
+        stamp = notice.responseTime
         return Notification(
             verified=True,
             reference=reference,
-            amount=_as_int(data.get("amount")),
+            amount=notice.amount,
             outcome=outcome,
-            provider_transaction_id=str(trans_id) if trans_id else None,
-            code=str(data.get("resultCode")),
-            message=_str_or_none(data.get("message")),
+            provider_transaction_id=str(notice.transId) if notice.transId else None,
+            code=str(code),
+            message=_message(data, notice),
             paid_at=_from_ms(stamp) if outcome is Outcome.succeeded and stamp else None,
             fields=dict(data),
         )
@@ -419,8 +412,8 @@ def _check_amount(amount: int) -> None:
         raise GatewayLogicalError(f"MoMo takes {MIN_AMOUNT:,}–{MAX_AMOUNT:,} VND", code="amount_out_of_range")
 
 
-def _raise_for(code: int, data: Mapping[str, Any]) -> None:
-    message = str(data.get("message") or f"MoMo resultCode {code}")
+def _raise_for(code: int, answer: Result) -> None:
+    message = answer.message or f"MoMo resultCode {code}"
     if code in TECHNICAL_CODES:
         raise GatewayTechnicalError(f"MoMo outcome unknown (resultCode {code}): {message}")
     raise GatewayLogicalError(message, code=str(code))
@@ -431,18 +424,15 @@ def _check_echo(data: Mapping[str, Any], partner_code: str, order_id: str) -> No
         raise GatewayTechnicalError("MoMo answer does not match the request (partnerCode/orderId)")
 
 
-def _result_code(data: Mapping[str, Any]) -> int:
-    code = _as_int(data.get("resultCode"))
+def _result_code(answer: Result) -> int:
+    code = answer.resultCode
     if code is None:
         raise GatewayTechnicalError("MoMo answer has no resultCode")
     return code
 
 
-def _url(account: Account, path: str) -> str:
-    return f"{str(account.settings['endpoint']).rstrip('/')}{path}"
-
-
 def _text(value: object) -> str:
+    """A value as MoMo's signature string holds it (raw; booleans as JSON spells them)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -450,18 +440,9 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value):
-        return int(value)
-    return None
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+def _message(data: Mapping[str, Any], answer: Result) -> str | None:
+    """MoMo's message as sent (absent → None)."""
+    return answer.message if "message" in data and data["message"] is not None else None
 
 
 def _from_ms(ms: int) -> datetime:

@@ -57,11 +57,11 @@ from app.adapters.common.national import (
     LGSP_TOKENS,
     checksum_matches,
     http_url,
-    json_object,
     lgsp_headers,
     sha256_checksum,
     validate_national_account,
 )
+from app.adapters.common.wire import json_object
 from app.adapters.paygov.wire import Answer, Result
 
 CREATE_FIELDS = ("accessKey", "partnerCode", "orderId", "requestCode", "amount")

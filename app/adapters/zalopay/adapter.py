@@ -52,10 +52,13 @@ from app.adapters.base import (
     RefundResult,
     RefundStatus,
     Reply,
+    call_json,
     gmt7,
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
+from app.adapters.common.wire import endpoint_url, integer_value, json_object
+from app.adapters.zalopay.wire import Answer, Envelope, PaidOrder, ReturnParams
 
 PUBLIC_TEST_ENDPOINT = "https://sb-openapi.zalopay.vn"
 RETURN_FIELDS = ("appid", "apptransid", "pmcid", "bankcode", "amount", "discountamount", "status")
@@ -156,18 +159,18 @@ class ZalopayAdapter:
             "callback_url": account.callback_url,
         }
         params["mac"] = mac(creds["key1"], create_hmac_input(params))
-        data, raw = await _post_form(http, _url(account, "/v2/create"), params)
-        code = _as_int(data.get("return_code"))
-        if code != 1:
-            _raise_for(data, "create")
-        order_url = data.get("order_url")
+        data, raw = await call_json(http, endpoint_url(account, "/v2/create"), params, form=True)
+        answer = Answer.parse(data)
+        if answer.return_code != 1:
+            _raise_for(answer, "create")
+        order_url = answer.order_url
         if not isinstance(order_url, str) or not order_url:
             raise GatewayTechnicalError("ZaloPay answered return_code 1 without an order_url")
         wire = {"app_trans_id": params["app_trans_id"], "app_time": params["app_time"]}
-        for name in ("zp_trans_token", "order_token"):
-            if isinstance(data.get(name), str):
-                wire[name] = data[name]
-        qr = data.get("qr_code")
+        for name, token in (("zp_trans_token", answer.zp_trans_token), ("order_token", answer.order_token)):
+            if isinstance(token, str):
+                wire[name] = token
+        qr = answer.qr_code
         return CheckoutResult(
             checkout_url=order_url,
             qr_payload=qr if isinstance(qr, str) and qr else None,
@@ -177,52 +180,43 @@ class ZalopayAdapter:
         )
 
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
-        try:
-            envelope = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise GatewayTechnicalError("ZaloPay callback body is not JSON") from exc
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), str):
+        envelope = Envelope.parse(json_object(request.body, "ZaloPay callback body"))
+        if not isinstance(envelope.data, str):
             raise GatewayTechnicalError("ZaloPay callback has no data text")
-        data_text: str = envelope["data"]
         # Verify over the raw data text BEFORE parsing it: nothing unverified is ever interpreted.
-        if not mac_ok(account.credentials["key2"], data_text, envelope.get("mac")):
-            return Notification(verified=False, fields={"type": envelope.get("type")})
-        try:
-            data = orjson.loads(data_text)
-        except orjson.JSONDecodeError as exc:
-            raise GatewayTechnicalError("ZaloPay callback data is not JSON") from exc
-        if not isinstance(data, dict) or str(data.get("app_id")) != account.credentials["app_id"]:
-            return Notification(verified=False, fields={"type": envelope.get("type")})
-        trans_id = _as_int(data.get("zp_trans_id"))
-        stamp = _as_int(data.get("server_time"))
-        is_order = envelope.get("type", 1) == 1
+        if not mac_ok(account.credentials["key2"], envelope.data, envelope.mac):
+            return Notification(verified=False, fields={"type": envelope.type})
+        data = json_object(envelope.data.encode(), "ZaloPay callback data")
+        paid = PaidOrder.parse(data)
+        if paid.app_id != account.credentials["app_id"]:
+            return Notification(verified=False, fields={"type": envelope.type})
+        is_order = envelope.type == 1
         return Notification(
             verified=True,
-            reference=reference_from_app_trans_id(str(data.get("app_trans_id", ""))),
-            amount=_as_int(data.get("amount")),
+            reference=reference_from_app_trans_id(paid.app_trans_id),
+            amount=paid.amount,
             # ZaloPay calls back only for paid orders (type 1); type 2 is an agreement binding.
             outcome=Outcome.succeeded if is_order else Outcome.unknown,
-            provider_transaction_id=str(trans_id) if trans_id else None,
+            provider_transaction_id=str(paid.zp_trans_id) if paid.zp_trans_id else None,
             code="1" if is_order else None,
-            paid_at=datetime.fromtimestamp(stamp / 1000, tz=UTC) if stamp and is_order else None,
-            fields={**data, "type": envelope.get("type")},
+            paid_at=_from_ms(paid.server_time) if paid.server_time and is_order else None,
+            fields={**data, "type": envelope.type},
         )
 
     def parse_return(self, account: Account, request: InboundRequest) -> Notification:
         params = dict(request.query_items())
-        text = "|".join(params.get(name, "") for name in RETURN_FIELDS)
-        apptransid = params.get("apptransid", "")
-        reference = reference_from_app_trans_id(apptransid)
-        ok = params.get("appid") == account.credentials["app_id"] and mac_ok(
-            account.credentials["key2"], text, params.get("checksum")
+        back = ReturnParams.parse(params)
+        text = "|".join(params.get(name, "") for name in RETURN_FIELDS)  # the raw values it signs
+        reference = reference_from_app_trans_id(back.apptransid)
+        ok = back.appid == account.credentials["app_id"] and mac_ok(
+            account.credentials["key2"], text, back.checksum
         )
         if not ok:
             return Notification(verified=False, reference=reference, fields=params)
-        status = params.get("status", "")
-        outcome = {"1": Outcome.succeeded, "-49": Outcome.cancelled}.get(status, Outcome.unknown)
+        outcome = {"1": Outcome.succeeded, "-49": Outcome.cancelled}.get(back.status, Outcome.unknown)
         return Notification(
-            verified=True, reference=reference, amount=_as_int(params.get("amount")), outcome=outcome,
-            code=status, fields=params,
+            verified=True, reference=reference, amount=integer_value(back.amount), outcome=outcome,
+            code=back.status, fields=params,
         )  # fmt: skip
 
     def acknowledge(self, account: Account, notification: Notification | None, verdict: AckVerdict) -> Reply:
@@ -241,29 +235,27 @@ class ZalopayAdapter:
         trans = attempt.wire.get("app_trans_id") or app_trans_id(attempt.created_at, attempt.reference)
         params = {"app_id": creds["app_id"], "app_trans_id": trans}
         params["mac"] = mac(creds["key1"], f"{creds['app_id']}|{trans}|{creds['key1']}")
-        data, raw = await _post_form(http, _url(account, "/v2/query"), params)
-        code, sub = _as_int(data.get("return_code")), _as_int(data.get("sub_return_code"))
+        data, raw = await call_json(http, endpoint_url(account, "/v2/query"), params, form=True)
+        answer = Answer.parse(data)
+        code, sub = answer.return_code, answer.sub_return_code
         if code == 1:
             outcome = Outcome.succeeded
         elif code == 3:
             outcome = Outcome.pending
         elif code == 2:
             if sub in REQUEST_ERRORS or sub in TECHNICAL_SUBCODES:
-                _raise_for(data, "query")
+                _raise_for(answer, "query")
             outcome = {-54: Outcome.expired, -49: Outcome.cancelled}.get(sub or 0, Outcome.failed)
         else:
             outcome = Outcome.unknown
-        zp_id = _as_int(data.get("zp_trans_id"))
-        stamp = _as_int(data.get("server_time"))
+        stamp = answer.server_time
         return QueryResult(
             outcome=outcome,
-            amount=_as_int(data.get("amount")),
-            provider_transaction_id=str(zp_id) if zp_id else None,
+            amount=answer.amount,
+            provider_transaction_id=str(answer.zp_trans_id) if answer.zp_trans_id else None,
             code=str(code) if sub is None else f"{code}/{sub}",
-            message=_message(data),
-            paid_at=datetime.fromtimestamp(stamp / 1000, tz=UTC)
-            if outcome is Outcome.succeeded and stamp
-            else None,
+            message=_message(answer),
+            paid_at=_from_ms(stamp) if outcome is Outcome.succeeded and stamp else None,
             raw=raw,
         )
 
@@ -285,15 +277,16 @@ class ZalopayAdapter:
         }
         text = "|".join(params[n] for n in ("app_id", "zp_trans_id", "amount", "description", "timestamp"))
         params["mac"] = mac(creds["key1"], text)
-        data, raw = await _post_form(http, _url(account, "/v2/refund"), params)
-        status = _refund_status(data)
-        refund_no = _as_int(data.get("refund_id"))
+        data, raw = await call_json(http, endpoint_url(account, "/v2/refund"), params, form=True)
+        answer = Answer.parse(data)
+        status = _refund_status(answer)
+        refund_no = answer.refund_id
         wire = {"m_refund_id": m_refund_id}
         if refund_no:
             wire["refund_id"] = str(refund_no)
         return RefundResult(
-            status=status, provider_refund_id=wire.get("refund_id"), code=_code(data), message=_message(data),
-            wire=wire, raw=raw,
+            status=status, provider_refund_id=wire.get("refund_id"), code=_code(answer),
+            message=_message(answer), wire=wire, raw=raw,
         )  # fmt: skip
 
     async def query_refund(
@@ -306,10 +299,11 @@ class ZalopayAdapter:
         timestamp = str(int(time.time() * 1000))
         params = {"app_id": creds["app_id"], "m_refund_id": m_refund_id, "timestamp": timestamp}
         params["mac"] = mac(creds["key1"], f"{creds['app_id']}|{m_refund_id}|{timestamp}")
-        data, raw = await _post_form(http, _url(account, "/v2/query_refund"), params)
+        data, raw = await call_json(http, endpoint_url(account, "/v2/query_refund"), params, form=True)
+        answer = Answer.parse(data)
         return RefundResult(
-            status=_refund_status(data), provider_refund_id=wire.get("refund_id"), code=_code(data),
-            message=_message(data), wire=dict(wire), raw=raw,
+            status=_refund_status(answer), provider_refund_id=wire.get("refund_id"), code=_code(answer),
+            message=_message(answer), wire=dict(wire), raw=raw,
         )  # fmt: skip
 
 
@@ -322,77 +316,41 @@ def refund_id(requested_at: datetime, app_id: str, refund_reference: str) -> str
     return head + cleaned[: max(1, 45 - len(head))]
 
 
-def _refund_status(data: Mapping[str, Any]) -> RefundStatus:
-    code, sub = _as_int(data.get("return_code")), _as_int(data.get("sub_return_code"))
+def _refund_status(answer: Answer) -> RefundStatus:
+    code, sub = answer.return_code, answer.sub_return_code
     if code == 1:
         return RefundStatus.succeeded
     if code == 3:
         return RefundStatus.pending
     if code == 2:
         if sub in TECHNICAL_SUBCODES:
-            _raise_for(data, "refund")
+            _raise_for(answer, "refund")
         return RefundStatus.failed
-    raise GatewayTechnicalError(
-        f"ZaloPay refund answer has unexpected return_code {data.get('return_code')!r}"
-    )
+    raise GatewayTechnicalError(f"ZaloPay refund answer has unexpected return_code {code!r}")
 
 
-def _raise_for(data: Mapping[str, Any], what: str) -> None:
-    code, sub = _as_int(data.get("return_code")), _as_int(data.get("sub_return_code"))
+def _raise_for(answer: Answer, what: str) -> None:
+    code, sub = answer.return_code, answer.sub_return_code
     if code == 2 and sub not in TECHNICAL_SUBCODES:
-        raise GatewayLogicalError(_message(data) or f"ZaloPay refused the {what}", code=str(sub or code))
+        raise GatewayLogicalError(_message(answer) or f"ZaloPay refused the {what}", code=str(sub or code))
     raise GatewayTechnicalError(
         f"ZaloPay {what}: outcome unknown (return_code {code}, sub_return_code {sub})"
     )
 
 
-async def _post_form(
-    http: httpx.AsyncClient, url: str, params: Mapping[str, str]
-) -> tuple[dict[str, Any], str]:
-    """POST a form and parse a JSON object answer; every technical failure → GatewayTechnicalError."""
-    try:
-        response = await http.post(url, content=urlencode(params).encode(), headers=_FORM)
-    except httpx.TimeoutException as exc:
-        raise GatewayTechnicalError(f"timeout calling {httpx.URL(url).host}") from exc
-    except httpx.HTTPError as exc:
-        raise GatewayTechnicalError(f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}") from exc
-    if response.status_code >= 500:
-        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayTechnicalError(f"gateway answered non-JSON (HTTP {response.status_code})") from exc
-    if not isinstance(data, dict):
-        raise GatewayTechnicalError("gateway answered JSON that is not an object")
-    return data, response.text
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+def _code(answer: Answer) -> str:
+    code, sub = answer.return_code, answer.sub_return_code
+    return f"{code}" if sub is None else f"{code}/{sub}"
 
 
-def _url(account: Account, path: str) -> str:
-    return f"{str(account.settings['endpoint']).rstrip('/')}{path}"
-
-
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value):
-        return int(value)
-    return None
-
-
-def _code(data: Mapping[str, Any]) -> str:
-    sub = data.get("sub_return_code")
-    return f"{data.get('return_code')}" if sub is None else f"{data.get('return_code')}/{sub}"
-
-
-def _message(data: Mapping[str, Any]) -> str | None:
-    for name in ("sub_return_message", "return_message"):
-        if isinstance(data.get(name), str) and data[name]:
-            return str(data[name])
+def _message(answer: Answer) -> str | None:
+    for message in (answer.sub_return_message, answer.return_message):
+        if isinstance(message, str) and message:
+            return message
     return None
 
 
