@@ -6,8 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
+import orjson
+from fastapi import Request
 
 from app.adapters.base import Account
 
@@ -30,3 +33,22 @@ class SimulatorContext:
 
     def url(self, provider: str) -> str:
         return f"{self.base_url}/{provider}"
+
+
+def with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` appended (after ``?`` or ``&``)."""
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """A urlencoded body (the hosted pages' forms), undecodable bytes replaced."""
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+
+
+async def json_body(request: Request) -> dict[str, Any] | None:
+    """A JSON object body, or None for anything else."""
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -15,6 +15,8 @@ from fastapi import APIRouter
 
 from app.adapters.base import GatewayAdapter
 from app.adapters.common.reconciliation import ColumnMapping
+
+__all__ = ["ColumnMapping", "GatewaySpec", "SimulatorBuilder"]
 from app.adapters.common.simulation import SimulatorContext
 
 SimulatorBuilder = Callable[[SimulatorContext], APIRouter]

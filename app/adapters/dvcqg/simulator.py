@@ -10,10 +10,8 @@ called with ``?format=json``. Its own result codes: 00 paid, 51 declined, 24 can
 
 from __future__ import annotations
 
-import html
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl
 
 import httpx
 import orjson
@@ -21,7 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
-from app.adapters.common.simulation import SimulatorContext
+from app.adapters.common.pages import checkout_page, minimal_pdf, notice_page
+from app.adapters.common.simulation import SimulatorContext, form_fields, json_body
 from app.adapters.common.wire import text_value as wire_text
 from app.adapters.dvcqg.adapter import (
     CALLBACK_FIELDS,
@@ -31,7 +30,7 @@ from app.adapters.dvcqg.adapter import (
     checksum,
     checksum_ok,
 )
-from app.text import format_vnd, to_ascii
+from app.text import format_vnd
 
 PROVIDER = "dvcqg"
 _RESULTS = {
@@ -39,51 +38,6 @@ _RESULTS = {
     "failed": ("51", "4", "failed"),
     "cancelled": ("24", "4", "cancelled"),
 }
-
-
-def minimal_pdf(lines: list[str]) -> bytes:
-    """A small valid one-page PDF (Helvetica, ASCII text) with a correct xref table."""
-    text = [to_ascii(line).replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
-    ops = "BT /F1 12 Tf 50 780 Td " + " ".join(f"({t}) Tj 0 -18 Td" for t in text) + " ET"
-    stream = ops.encode("ascii")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R"
-        b" /Resources << /Font << /F1 4 0 R >> >> >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f'<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>",
-        status_code=status,
-    )
-
-
-async def read_json(request: Request) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _json(data: dict[str, Any]) -> Response:
@@ -117,7 +71,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/init")
     async def init(request: Request) -> Response:
-        message = await read_json(request)
+        message = await json_body(request)
         if message is None:
             return _json(_fail("03", "Du lieu khong hop le"))
         account = await account_of(message)
@@ -159,30 +113,26 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     async def show(reference: str) -> HTMLResponse:
         order = orders.get(reference)
         if order is None:
-            return page("Khong tim thay giao dich", "", 404)
-        buttons = "".join(
-            f'<button name="outcome" value="{value}">{label}</button>'
-            for value, label in (("success", "Thanh toán"), ("failed", "Thất bại"), ("cancelled", "Hủy"))
-        )
-        body = (
-            f"<p>Mã tham chiếu: {html.escape(reference)}</p>"
-            f"<p>Số tiền: {html.escape(format_vnd(order['amount']))}</p>"
-            f"<p>{html.escape(order['info'])}</p><p>Trạng thái: {html.escape(order['status'])}</p>"
-            f'<form method="post">{buttons}</form>'
-        )
-        return page("Cổng DVCQG — thanh toán (mô phỏng)", body)
+            return notice_page("Khong tim thay giao dich", reference, status_code=404)
+        rows = [
+            ("Mã tham chiếu", reference),
+            ("Số tiền", format_vnd(order["amount"])),
+            ("Nội dung", order["info"]),
+            ("Trạng thái", order["status"]),
+        ]
+        return checkout_page("Cổng DVCQG — thanh toán (mô phỏng)", rows)
 
     @router.post("/pay/{reference}", response_model=None)
     async def pay(reference: str, request: Request) -> Response:
         order = orders.get(reference)
-        outcome = (await read_form(request)).get("outcome", "")
+        outcome = (await form_fields(request)).get("outcome", "")
         if order is None or outcome not in _RESULTS:
-            return page("Yeu cau khong hop le", "", 400)
+            return notice_page("Yeu cau khong hop le", outcome, status_code=400)
         if order["status"] != "pending":
-            return page("Giao dich da ket thuc", f"<p>{html.escape(order['status'])}</p>", 409)
+            return notice_page("Giao dich da ket thuc", order["status"], status_code=409)
         account = await ctx.find_account(PROVIDER, "partner_code", order["partner"])
         if account is None:
-            return page("Doi tac khong ton tai", "", 404)
+            return notice_page("Doi tac khong ton tai", order["partner"], status_code=404)
         code, state, status = _RESULTS[outcome]
         order.update(code=code, state=state, status=status, txn=f"DVC{secrets.token_hex(6).upper()}")
         callback = result_message(order, reference, "NOTIFY")
@@ -216,7 +166,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     async def checked(request: Request, kind: str) -> tuple[Account | None, dict[str, Any]]:
         """The account and order of a QUERY/GET_BILL, or an error answer in the dict."""
-        message = await read_json(request)
+        message = await json_body(request)
         if message is None or message.get("LoaiBanTin") != kind:
             return None, _fail("03", "Du lieu khong hop le")
         account = await account_of(message)
@@ -262,7 +212,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.get("/bill/{reference}.pdf", response_model=None)
     async def bill_pdf(reference: str) -> Response:
         if orders.get(reference, {}).get("status") != "paid":
-            return page("Khong tim thay bien lai", "", 404)
+            return notice_page("Khong tim thay bien lai", reference, status_code=404)
         return Response(receipt(reference), media_type="application/pdf")
 
     return router

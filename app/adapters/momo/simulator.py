@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import re
 import secrets
 from collections.abc import Callable
@@ -24,7 +23,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
+from app.adapters.common.pages import checkout_page, notice_page
 from app.adapters.common.simulation import SimulatorContext
+from app.text import format_vnd
 
 _ORDER_ID = re.compile(r"^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$")
 _OUTCOME_CODES = {"success": 0, "failed": 1001, "cancelled": 1006}
@@ -171,22 +172,17 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     async def pay_page(t: str = "") -> HTMLResponse:
         order = orders.get(tokens.get(t, ""))
         if order is None:
-            return HTMLResponse(
-                _page("Không tìm thấy giao dịch", "<p>Liên kết thanh toán không hợp lệ.</p>"), 404
+            return notice_page(
+                "Không tìm thấy giao dịch", "Liên kết thanh toán không hợp lệ.", status_code=404
             )
-        rows = (
-            f"<p>Mã đơn hàng: <b>{html.escape(str(order['orderId']))}</b></p>"
-            f"<p>Số tiền: <b>{order['amount']:,} VND</b></p><p>{html.escape(str(order['orderInfo']))}</p>"
-        )
         if order["resultCode"] != 1000:
-            return HTMLResponse(_page("MoMo", rows + f"<p>Đã xử lý (resultCode {order['resultCode']}).</p>"))
-        form = (
-            f'<form method="post" action="?t={html.escape(t)}">'
-            '<button name="outcome" value="success">Thanh toán</button> '
-            '<button name="outcome" value="failed">Thất bại</button> '
-            '<button name="outcome" value="cancelled">Hủy</button></form>'
-        )
-        return HTMLResponse(_page("Thanh toán qua Ví MoMo (giả lập)", rows + form))
+            return notice_page("MoMo", f"Đã xử lý (resultCode {order['resultCode']}).")
+        rows = [
+            ("Mã đơn hàng", str(order["orderId"])),
+            ("Số tiền", format_vnd(order["amount"])),
+            ("Nội dung", str(order["orderInfo"])),
+        ]
+        return checkout_page("Thanh toán qua Ví MoMo (giả lập)", rows, action=f"?t={t}")
 
     @router.post("/v2/gateway/pay")
     async def pay(request: Request, t: str = "") -> Response:
@@ -194,14 +190,14 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         form = await request.form()
         code = _OUTCOME_CODES.get(str(form.get("outcome", "")))
         if order is None or code is None:
-            return HTMLResponse(
-                _page("Yêu cầu không hợp lệ", "<p>Giao dịch hoặc lựa chọn không hợp lệ.</p>"), 400
+            return notice_page(
+                "Yêu cầu không hợp lệ", "Giao dịch hoặc lựa chọn không hợp lệ.", status_code=400
             )
         if order["resultCode"] != 1000:
-            return HTMLResponse(_page("Đã xử lý", "<p>Giao dịch này đã được xử lý.</p>"), 409)
+            return notice_page("Đã xử lý", "Giao dịch này đã được xử lý.", status_code=409)
         account = await ctx.find_account("momo", "partner_code", str(order["partnerCode"]))
         if account is None:
-            return HTMLResponse(_page("Lỗi", "<p>Đối tác không còn tồn tại.</p>"), 409)
+            return notice_page("Lỗi", "Đối tác không còn tồn tại.", status_code=409)
         order.update(resultCode=code, transId=next_trans_id(), lastUpdated=now_ms())
         ipn = {
             "partnerCode": order["partnerCode"],
@@ -309,10 +305,3 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 def _json_of(response: JSONResponse) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(bytes(response.body))
     return data
-
-
-def _page(title: str, content: str) -> str:
-    return (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{content}</body></html>"
-    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import html
 import secrets
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account
-from app.adapters.common.simulation import SimulatorContext
+from app.adapters.common.pages import checkout_page, minimal_pdf, notice_page
+from app.adapters.common.simulation import SimulatorContext, form_fields, json_body
 from app.adapters.common.wire import text_value as wire_text
-from app.adapters.dvcqg.simulator import minimal_pdf, page, read_form, read_json
 from app.adapters.paygov.adapter import CALLBACK_FIELDS, CREATE_FIELDS, RECEIPT_FIELDS, checksum, checksum_ok
 from app.text import format_vnd
 
@@ -62,7 +61,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/create")
     async def create(request: Request) -> Response:
-        message = await read_json(request)
+        message = await json_body(request)
         if message is None:
             return _answer("03", "Invalid request")
         account = await authenticated(message, CREATE_FIELDS)
@@ -96,29 +95,21 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     async def show(order_id: str) -> HTMLResponse:
         order = orders.get(order_id)
         if order is None:
-            return page("Khong tim thay don hang", "", 404)
-        buttons = "".join(
-            f'<button name="outcome" value="{value}">{label}</button>'
-            for value, label in (("success", "Thanh toán"), ("failed", "Thất bại"), ("cancelled", "Hủy"))
-        )
-        body = (
-            f"<p>Đơn hàng: {html.escape(order_id)}</p>"
-            f"<p>Số tiền: {html.escape(format_vnd(order['amount']))}</p>"
-            f'<p>{html.escape(order["info"])}</p><form method="post">{buttons}</form>'
-        )
-        return page("PayGov — thanh toán (mô phỏng)", body)
+            return notice_page("Khong tim thay don hang", order_id, status_code=404)
+        rows = [("Đơn hàng", order_id), ("Số tiền", format_vnd(order["amount"])), ("Nội dung", order["info"])]
+        return checkout_page("PayGov — thanh toán (mô phỏng)", rows)
 
     @router.post("/pay/{order_id}", response_model=None)
     async def pay(order_id: str, request: Request) -> Response:
         order = orders.get(order_id)
-        outcome = (await read_form(request)).get("outcome", "")
+        outcome = (await form_fields(request)).get("outcome", "")
         if order is None or outcome not in _RESULTS:
-            return page("Yeu cau khong hop le", "", 400)
+            return notice_page("Yeu cau khong hop le", outcome, status_code=400)
         if order["status"] != "pending":
-            return page("Giao dich da ket thuc", "", 409)
+            return notice_page("Giao dich da ket thuc", order["status"], status_code=409)
         account = await ctx.find_account(PROVIDER, "partner_code", order["partner"])
         if account is None:
-            return page("Doi tac khong ton tai", "", 404)
+            return notice_page("Doi tac khong ton tai", order["partner"], status_code=404)
         code, status = _RESULTS[outcome]
         transaction_code = f"PG{secrets.token_hex(6).upper()}"
         order.update(status=status, transactionCode=transaction_code)
@@ -149,7 +140,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/receipt")
     async def receipt(request: Request) -> Response:
-        message = await read_json(request)
+        message = await json_body(request)
         if message is None:
             return _answer("03", "Invalid request")
         account = await authenticated(message, RECEIPT_FIELDS)
@@ -179,7 +170,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     async def receipt_pdf(receipt_id: str) -> Response:
         found = receipts.get(receipt_id)
         if found is None:
-            return page("Khong tim thay bien lai", "", 404)
+            return notice_page("Khong tim thay bien lai", "", status_code=404)
         lines = ["BIEN LAI DIEN TU PAYGOV (mo phong)", f"Nguoi nop: {found['payer']}"]
         lines += [f"Giao dich: {code}" for code in found["paids"]]
         return Response(minimal_pdf(lines), media_type="application/pdf")

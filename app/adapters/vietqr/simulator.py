@@ -19,8 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.adapters.base import VN_TZ
-from app.adapters.common.simulation import SimulatorContext
-from app.adapters.dvcqg.simulator import page, read_form, read_json
+from app.adapters.common.pages import notice_page, page
+from app.adapters.common.simulation import SimulatorContext, form_fields, json_body
 from app.adapters.emvco import EmvcoError, parse_vietqr
 from app.adapters.vietqr.adapter import sign
 from app.text import format_vnd
@@ -61,7 +61,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/transfer")
     async def transfer_api(request: Request) -> Response:
-        message = await read_json(request) or {}
+        message = await json_body(request) or {}
         amount, description = message.get("amount"), message.get("description")
         bank_bin, account_number = message.get("bank_bin"), message.get("account_number")
         if (
@@ -85,7 +85,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         try:
             data = parse_vietqr(qr)
         except EmvcoError as exc:
-            return page("Ma QR khong hop le", f"<p>{html.escape(str(exc))}</p>", 400)
+            return notice_page("Ma QR khong hop le", str(exc), status_code=400)
         amount = data.amount or 0
         body = (
             f"<p>Ngân hàng (BIN): {html.escape(data.bank_bin)}</p>"
@@ -100,10 +100,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/pay", response_class=HTMLResponse)
     async def pay(request: Request) -> HTMLResponse:
-        form = await read_form(request)
+        form = await form_fields(request)
         raw_amount = form.get("amount", "")
         if not raw_amount.isdigit() or int(raw_amount) <= 0:
-            return page("So tien khong hop le", "", 400)
+            return notice_page("So tien khong hop le", raw_amount, status_code=400)
         result = await transfer(
             form.get("bank_bin", ""),
             form.get("account_number", ""),
@@ -111,7 +111,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             form.get("description", ""),
         )
         if result is None:
-            return page("Tai khoan khong ton tai", "", 404)
+            return notice_page("Tai khoan khong ton tai", form.get("account_number", ""), status_code=404)
         body = (
             f"<p>Đã chuyển {html.escape(format_vnd(int(raw_amount)))}.</p>"
             f"<p>Mã giao dịch: {html.escape(result['bank_transaction_id'])}</p>"

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from app.adapters.base import GatewayAdapter
-from app.adapters.common.reconciliation import ColumnMapping
-from app.adapters.common.spec import GatewaySpec
-from app.adapters.zalopay import adapter as _impl
-from app.adapters.zalopay.simulator import build_router
+from app.adapters.common.spec import ColumnMapping, GatewaySpec
+from app.adapters.zalopay import adapter, simulator
 
 __all__ = ["SPEC"]
 
-_adapter: GatewayAdapter = _impl.adapter  # mypy checks the adapter against the protocol here
-
-SPEC = GatewaySpec(
-    adapter=_adapter,
-    simulator=build_router,
+SPEC = GatewaySpec(  # mypy checks the adapter against the GatewayAdapter protocol here
+    adapter.adapter,
+    simulator.build_router,
     reconciliation=ColumnMapping(
         "amount",
         "app_trans_id",

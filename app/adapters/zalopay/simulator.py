@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 import re
 import secrets
@@ -24,7 +23,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import Account, gmt7
+from app.adapters.common.pages import checkout_page, notice_page
 from app.adapters.common.simulation import SimulatorContext
+from app.text import format_vnd
 
 _TRANS_ID = re.compile(r"^(\d{6})_[0-9A-Za-z_\-.]+$")
 _STATUS = {"success": 1, "failed": 2, "cancelled": -49}
@@ -149,22 +150,17 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     async def pay_page(order: str = "") -> HTMLResponse:
         found = orders.get(tokens.get(order, ""))
         if found is None:
-            return HTMLResponse(
-                _page("Không tìm thấy đơn hàng", "<p>Liên kết thanh toán không hợp lệ.</p>"), 404
+            return notice_page(
+                "Không tìm thấy đơn hàng", "Liên kết thanh toán không hợp lệ.", status_code=404
             )
-        rows = (
-            f"<p>Mã giao dịch: <b>{html.escape(found['app_trans_id'])}</b></p>"
-            f"<p>Số tiền: <b>{found['amount']:,} VND</b></p><p>{html.escape(found['description'])}</p>"
-        )
         if found["status"] != 3:
-            return HTMLResponse(_page("ZaloPay", rows + f"<p>Đã xử lý (status {found['status']}).</p>"))
-        form = (
-            f'<form method="post" action="?order={html.escape(order)}">'
-            '<button name="outcome" value="success">Thanh toán</button> '
-            '<button name="outcome" value="failed">Thất bại</button> '
-            '<button name="outcome" value="cancelled">Hủy</button></form>'
-        )
-        return HTMLResponse(_page("Thanh toán qua ZaloPay (giả lập)", rows + form))
+            return notice_page("ZaloPay", f"Đã xử lý (status {found['status']}).")
+        rows = [
+            ("Mã giao dịch", found["app_trans_id"]),
+            ("Số tiền", format_vnd(found["amount"])),
+            ("Nội dung", found["description"]),
+        ]
+        return checkout_page("Thanh toán qua ZaloPay (giả lập)", rows, action=f"?order={order}")
 
     @router.post("/pay")
     async def pay(request: Request, order: str = "") -> Response:
@@ -172,14 +168,14 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         form = await request.form()
         status = _STATUS.get(str(form.get("outcome", "")))
         if found is None or status is None:
-            return HTMLResponse(
-                _page("Yêu cầu không hợp lệ", "<p>Đơn hàng hoặc lựa chọn không hợp lệ.</p>"), 400
+            return notice_page(
+                "Yêu cầu không hợp lệ", "Đơn hàng hoặc lựa chọn không hợp lệ.", status_code=400
             )
         if found["status"] != 3:
-            return HTMLResponse(_page("Đã xử lý", "<p>Đơn hàng này đã được xử lý.</p>"), 409)
+            return notice_page("Đã xử lý", "Đơn hàng này đã được xử lý.", status_code=409)
         account = await ctx.find_account("zalopay", "app_id", found["app_id"])
         if account is None:
-            return HTMLResponse(_page("Lỗi", "<p>Ứng dụng không còn tồn tại.</p>"), 409)
+            return notice_page("Lỗi", "Ứng dụng không còn tồn tại.", status_code=409)
         found.update(status=status, server_time=now_ms())
         if status == 1:
             found["zp_trans_id"] = int(f"{gmt7(ctx.clock(), '%y%m%d')}{seq():09d}")
@@ -310,10 +306,3 @@ async def _callback(ctx: SimulatorContext, account: Account, order: dict[str, An
         order["callbacks"].append({"status": reply.status_code, "body": reply.text})
     except httpx.HTTPError as exc:
         order["callbacks"].append({"status": None, "error": type(exc).__name__})
-
-
-def _page(title: str, content: str) -> str:
-    return (
-        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{content}</body></html>"
-    )
