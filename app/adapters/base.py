@@ -410,6 +410,13 @@ async def call_json(
     return data, raw
 
 
+def require_amount(adapter: GatewayAdapter, amount: int, message: str) -> None:
+    """:class:`GatewayLogicalError` ``amount_out_of_range`` outside the adapter's limits."""
+    ceiling = adapter.max_amount
+    if isinstance(amount, bool) or amount < adapter.min_amount or (ceiling is not None and amount > ceiling):
+        raise GatewayLogicalError(message, code="amount_out_of_range")
+
+
 def require_fields(
     values: Mapping[str, Any],
     names: Sequence[str],

@@ -7,6 +7,7 @@ case) and in field names; this module holds what they share:
 
 - :func:`split_signed`: the received hash apart from the fields, a repeated key noticed (a
   repeated key never verifies: which copy was signed is ambiguous);
+- :func:`checked_amount`: a notice verified, for this merchant, with a whole VND amount;
 - :func:`same_hex`: constant-time, case-insensitive comparison of hex digests;
 - :class:`RedirectNotifications`: IPN and browser return parsed the same way (``_notification``);
 - :func:`absolute_urls`: the endpoint settings, each an absolute http(s) URL;
@@ -20,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.adapters.base import Account, InboundRequest, Notification
+from app.adapters.base import Account, InboundRequest, Notification, hundredths_to_vnd
 
 _URL = re.compile(r"https?://[^\s/?#]+\S*")
 
@@ -42,6 +43,19 @@ def split_signed(
         elif key not in skip:
             fields[key] = value
     return fields, received, repeated
+
+
+def checked_amount(
+    verified: bool, ours: bool, fields: dict[str, str], amount_field: str
+) -> int | Notification:
+    """The amount (VND) of a verified notice for this merchant — or the unverified Notification
+    to answer with: a bad hash, another merchant's notice, an amount that is not VND × 100."""
+    if not verified or not ours:
+        return Notification(verified=False, fields=fields)
+    amount = hundredths_to_vnd(fields.get(amount_field, ""))
+    if amount is None:
+        return Notification(verified=False, message=f"{amount_field} is not a multiple of 100", fields=fields)
+    return amount
 
 
 def same_hex(expected: str, received: str) -> bool:

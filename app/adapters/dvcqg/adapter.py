@@ -49,12 +49,9 @@ from app.adapters.base import (
     GatewayTechnicalError,
     InboundRequest,
     Notification,
-    NotSupported,
     Outcome,
     QueryResult,
     ReceiptRequest,
-    RefundRequest,
-    RefundResult,
     Reply,
     call_json,
     gmt7,
@@ -67,6 +64,7 @@ from app.adapters.common.national import (
     sha256_checksum,
     validate_national_account,
 )
+from app.adapters.common.unsupported import NoRefundApi
 from app.adapters.common.wire import json_object, text_value
 from app.adapters.dvcqg.wire import Links, Lookup, Result, ReturnParams, Wrapped
 
@@ -220,7 +218,7 @@ def lookup_reply(account: Account, lookup: Mapping[str, Any], request: CheckoutR
     return Reply(body=orjson.dumps({"error_code": "0", "message": orjson.dumps(inner).decode()}))
 
 
-class DvcqgAdapter:
+class DvcqgAdapter(NoRefundApi):
     name: ClassVar[str] = "dvcqg"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -233,6 +231,7 @@ class DvcqgAdapter:
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "secret")
     min_amount: ClassVar[int] = 1_000
+    no_refund_reason: ClassVar[str] = "DVCQG refunds are handled manually at the platform"
     local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = None
 
@@ -399,14 +398,6 @@ class DvcqgAdapter:
         if url is None:
             raise GatewayTechnicalError("GET_BILL answer holds neither a PDF nor UrlBienLai")
         return None, url
-
-    async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
-        raise NotSupported("DVCQG refunds are handled manually at the platform")
-
-    async def query_refund(
-        self, account: Account, request: RefundRequest, wire: Mapping[str, str], http: httpx.AsyncClient
-    ) -> RefundResult:
-        raise NotSupported("DVCQG refunds are handled manually at the platform")
 
 
 adapter = DvcqgAdapter()

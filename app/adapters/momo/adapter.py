@@ -50,6 +50,7 @@ from app.adapters.base import (
     RefundStatus,
     Reply,
     call_json,
+    require_amount,
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
@@ -211,7 +212,7 @@ class MomoAdapter:
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
     ) -> CheckoutResult:
-        _check_amount(request.amount)
+        require_amount(self, request.amount, f"MoMo takes {MIN_AMOUNT:,}–{MAX_AMOUNT:,} VND")
         creds = account.credentials
         request_type = str(account.settings.get("request_type", "captureWallet"))
         body, _raw = build_create_body(
@@ -282,7 +283,7 @@ class MomoAdapter:
         )
 
     async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
-        _check_amount(request.amount)
+        require_amount(self, request.amount, f"MoMo takes {MIN_AMOUNT:,}–{MAX_AMOUNT:,} VND")
         trans_id = integer_value(request.attempt.provider_transaction_id)
         if trans_id is None:
             raise GatewayLogicalError("no MoMo transId recorded for this payment", code="missing_trans_id")
@@ -405,11 +406,6 @@ def _signed(creds: Mapping[str, str], values: Mapping[str, Any], fields: Sequenc
     body["lang"] = "vi"
     body["signature"] = sign(creds["secret_key"], full, fields)
     return body
-
-
-def _check_amount(amount: int) -> None:
-    if isinstance(amount, bool) or not isinstance(amount, int) or not MIN_AMOUNT <= amount <= MAX_AMOUNT:
-        raise GatewayLogicalError(f"MoMo takes {MIN_AMOUNT:,}–{MAX_AMOUNT:,} VND", code="amount_out_of_range")
 
 
 def _raise_for(code: int, answer: Result) -> None:

@@ -49,12 +49,14 @@ from app.adapters.base import (
     RefundStatus,
     Reply,
     hundredths_to_vnd,
+    require_amount,
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
 from app.adapters.common.querystring import (
     RedirectNotifications,
     absolute_urls,
+    checked_amount,
     locale,
     same_hex,
     split_signed,
@@ -223,8 +225,7 @@ class OnepayAdapter(RedirectNotifications):
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
     ) -> CheckoutResult:
-        if not self.min_amount <= request.amount <= (self.max_amount or request.amount):
-            raise GatewayLogicalError("amount outside OnePay's limits", code="amount_out_of_range")
+        require_amount(self, request.amount, "amount outside OnePay's limits")
         if len(request.reference) > MERCH_TXN_REF_MAX:
             raise GatewayLogicalError("vpc_MerchTxnRef is at most 40 characters", code="reference_too_long")
         creds = account.credentials
@@ -253,11 +254,10 @@ class OnepayAdapter(RedirectNotifications):
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
         verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
         notice = PaymentNotice.parse(fields)
-        if not verified or notice.vpc_Merchant != account.credentials["merchant"]:
-            return Notification(verified=False, fields=fields)
-        amount = hundredths_to_vnd(notice.vpc_Amount)
-        if amount is None:
-            return Notification(verified=False, message="vpc_Amount is not a multiple of 100", fields=fields)
+        ours = notice.vpc_Merchant == account.credentials["merchant"]
+        amount = checked_amount(verified, ours, fields, "vpc_Amount")
+        if isinstance(amount, Notification):
+            return amount
         code = notice.vpc_TxnResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(

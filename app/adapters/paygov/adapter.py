@@ -32,7 +32,6 @@ from app.adapters.base import (
     VN_TZ,
     Account,
     AckVerdict,
-    AttemptRef,
     Capability,
     CheckoutRequest,
     CheckoutResult,
@@ -41,13 +40,9 @@ from app.adapters.base import (
     GatewayTechnicalError,
     InboundRequest,
     Notification,
-    NotSupported,
     Outcome,
     Payer,
-    QueryResult,
     ReceiptRequest,
-    RefundRequest,
-    RefundResult,
     Reply,
     call_json,
     gmt7,
@@ -61,6 +56,7 @@ from app.adapters.common.national import (
     sha256_checksum,
     validate_national_account,
 )
+from app.adapters.common.unsupported import NoRefundApi, NoStatusQuery
 from app.adapters.common.wire import json_object
 from app.adapters.paygov.wire import Answer, Result
 
@@ -91,7 +87,7 @@ def _pay_date(value: str) -> datetime | None:
         return None
 
 
-class PaygovAdapter:
+class PaygovAdapter(NoStatusQuery, NoRefundApi):
     name: ClassVar[str] = "paygov"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.redirect, Capability.api_create, Capability.callback, Capability.browser_return}
@@ -103,6 +99,8 @@ class PaygovAdapter:
         "service_code",
     )
     min_amount: ClassVar[int] = 1_000
+    no_query_reason: ClassVar[str] = "PayGov documents no status query"
+    no_refund_reason: ClassVar[str] = "PayGov has no refund API"
     local_checkout: ClassVar[bool] = False  # a call to the gateway
     max_amount: ClassVar[int | None] = None
 
@@ -251,17 +249,6 @@ class PaygovAdapter:
         if url is None:
             raise GatewayTechnicalError("PayGov answer holds no transactionReceipt URL")
         return url
-
-    async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
-        raise NotSupported("PayGov documents no status query")
-
-    async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
-        raise NotSupported("PayGov has no refund API")
-
-    async def query_refund(
-        self, account: Account, request: RefundRequest, wire: Mapping[str, str], http: httpx.AsyncClient
-    ) -> RefundResult:
-        raise NotSupported("PayGov has no refund API")
 
 
 adapter = PaygovAdapter()

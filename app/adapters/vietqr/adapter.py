@@ -33,7 +33,6 @@ from app.adapters.base import (
     VN_TZ,
     Account,
     AckVerdict,
-    AttemptRef,
     Capability,
     CheckoutRequest,
     CheckoutResult,
@@ -43,12 +42,10 @@ from app.adapters.base import (
     Notification,
     NotSupported,
     Outcome,
-    QueryResult,
-    RefundRequest,
-    RefundResult,
     Reply,
     require_fields,
 )
+from app.adapters.common.unsupported import NoRefundApi, NoStatusQuery
 from app.adapters.emvco import PURPOSE_MAX, ascii_text, build_vietqr
 from app.text import strip_diacritics
 
@@ -101,7 +98,7 @@ def _credited_at(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=VN_TZ)
 
 
-class VietqrAdapter:
+class VietqrAdapter(NoStatusQuery, NoRefundApi):
     name: ClassVar[str] = "vietqr"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.qr, Capability.callback})
     credential_fields: ClassVar[tuple[str, ...]] = (
@@ -111,6 +108,8 @@ class VietqrAdapter:
         "notify_secret",
     )
     min_amount: ClassVar[int] = 1
+    no_query_reason: ClassVar[str] = "bank transfers have no status query"
+    no_refund_reason: ClassVar[str] = "bank transfers are refunded by the agency's bank, not through an API"
     local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 499_999_999
 
@@ -190,17 +189,6 @@ class VietqrAdapter:
 
     def parse_return(self, account: Account, request: InboundRequest) -> Notification:
         raise NotSupported("a bank transfer has no browser return")
-
-    async def query(self, account: Account, attempt: AttemptRef, http: httpx.AsyncClient) -> QueryResult:
-        raise NotSupported("bank transfers have no status query")
-
-    async def refund(self, account: Account, request: RefundRequest, http: httpx.AsyncClient) -> RefundResult:
-        raise NotSupported("bank transfers are refunded by the agency's bank, not through an API")
-
-    async def query_refund(
-        self, account: Account, request: RefundRequest, wire: Mapping[str, str], http: httpx.AsyncClient
-    ) -> RefundResult:
-        raise NotSupported("bank transfers are refunded by the agency's bank, not through an API")
 
 
 adapter = VietqrAdapter()

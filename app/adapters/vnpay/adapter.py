@@ -47,12 +47,14 @@ from app.adapters.base import (
     call_json,
     gmt7,
     hundredths_to_vnd,
+    require_amount,
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
 from app.adapters.common.querystring import (
     RedirectNotifications,
     absolute_urls,
+    checked_amount,
     locale,
     same_hex,
     split_signed,
@@ -286,10 +288,7 @@ class VnpayAdapter(RedirectNotifications):
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
     ) -> CheckoutResult:
-        if not self.min_amount <= request.amount <= (self.max_amount or request.amount):
-            raise GatewayLogicalError(
-                "VNPay accepts 5,000 VND up to 999,999,999 VND", code="amount_out_of_range"
-            )
+        require_amount(self, request.amount, "VNPay accepts 5,000 VND up to 999,999,999 VND")
         create_date = gmt7(request.created_at)
         params = {
             "vnp_Version": VERSION,
@@ -318,11 +317,10 @@ class VnpayAdapter(RedirectNotifications):
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
         verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
         notice = PaymentNotice.parse(fields)
-        if not verified or notice.vnp_TmnCode != account.credentials["tmn_code"]:
-            return Notification(verified=False, fields=fields)
-        amount = hundredths_to_vnd(notice.vnp_Amount)
-        if amount is None:
-            return Notification(verified=False, message="vnp_Amount is not a multiple of 100", fields=fields)
+        ours = notice.vnp_TmnCode == account.credentials["tmn_code"]
+        amount = checked_amount(verified, ours, fields, "vnp_Amount")
+        if isinstance(amount, Notification):
+            return amount
         code = notice.vnp_ResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(

@@ -54,6 +54,7 @@ from app.adapters.base import (
     Reply,
     call_json,
     gmt7,
+    require_amount,
     require_fields,
 )
 from app.adapters.common.freetext import safe_text
@@ -139,10 +140,7 @@ class ZalopayAdapter:
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient
     ) -> CheckoutResult:
-        if isinstance(request.amount, bool) or request.amount < self.min_amount:
-            raise GatewayLogicalError(
-                f"ZaloPay takes at least {self.min_amount:,} VND", code="amount_out_of_range"
-            )
+        require_amount(self, request.amount, f"ZaloPay takes at least {self.min_amount:,} VND")
         creds = account.credentials
         embed: dict[str, str] = {"redirecturl": account.return_url} if account.return_url else {}
         params: dict[str, str] = {
