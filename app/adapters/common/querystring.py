@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from app.adapters.base import Account, InboundRequest, Notification, hundredths_to_vnd
 
@@ -83,7 +83,12 @@ def locale(value: str) -> str:
 
 
 class RedirectNotifications:
-    """IPN and browser return carry the same signed parameters: both parse alike."""
+    """IPN and browser return carry the same signed parameters: both parse alike. A gateway
+    names its merchant and amount fields and supplies :meth:`_verify` and :meth:`_verified`."""
+
+    merchant_field: ClassVar[str]  # the notice's merchant id (vnp_TmnCode, vpc_Merchant)
+    merchant_credential: ClassVar[str]  # the credential it must equal
+    amount_field: ClassVar[str]  # VND × 100
 
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
         return self._notification(account, request)
@@ -92,4 +97,17 @@ class RedirectNotifications:
         return self._notification(account, request)
 
     def _notification(self, account: Account, request: InboundRequest) -> Notification:
+        verified, fields = self._verify(request.params(), account.credentials["hash_secret"])
+        ours = fields.get(self.merchant_field) == account.credentials[self.merchant_credential]
+        amount = checked_amount(verified, ours, fields, self.amount_field)
+        if isinstance(amount, Notification):
+            return amount
+        return self._verified(fields, amount)
+
+    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
+        """(whether the hash verifies, the received fields)."""
+        raise NotImplementedError
+
+    def _verified(self, fields: dict[str, str], amount: int) -> Notification:
+        """The notification of a verified notice for this merchant with a whole VND ``amount``."""
         raise NotImplementedError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,8 +11,10 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 from fastapi import Request
+from fastapi.responses import HTMLResponse
 
 from app.adapters.base import Account
+from app.adapters.common.pages import notice_page
 
 # (provider, credential field, value) → the merchant account holding that credential, if any.
 # The real gateway knows its merchants' secrets and IPN addresses; the simulator asks this.
@@ -33,6 +35,35 @@ class SimulatorContext:
 
     def url(self, provider: str) -> str:
         return f"{self.base_url}/{provider}"
+
+    async def settlement(
+        self,
+        request: Request,
+        provider: str,
+        order: dict[str, Any] | None,
+        *,
+        outcomes: Container[str],
+        open_when: tuple[str, object],
+        merchant: tuple[str, str],
+    ) -> tuple[str, Account, dict[str, Any]] | HTMLResponse:
+        """The outcome the citizen clicked on a hosted page, the merchant account to call back and the
+        order —
+        or the page saying why not: no such order or outcome (400), the order is no longer open
+        (``order[key] == value`` is false: 409), the merchant is gone (409).
+        ``merchant`` is (credential field, the order's key holding its value)."""
+        outcome = (await form_fields(request)).get("outcome", "")
+        if order is None or outcome not in outcomes:
+            return notice_page(
+                "Yêu cầu không hợp lệ", "Giao dịch hoặc lựa chọn không hợp lệ.", status_code=400
+            )
+        key, value = open_when
+        if order[key] != value:
+            return notice_page("Đã xử lý", "Giao dịch này đã được xử lý.", status_code=409)
+        field_name, order_key = merchant
+        account = await self.find_account(provider, field_name, str(order[order_key]))
+        if account is None:
+            return notice_page("Lỗi", "Đối tác không còn tồn tại.", status_code=409)
+        return outcome, account, order
 
 
 def with_query(url: str, query: str) -> str:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
 from app.adapters.common.pages import checkout_page, minimal_pdf, notice_page
-from app.adapters.common.simulation import SimulatorContext, form_fields, json_body
+from app.adapters.common.simulation import SimulatorContext, json_body
 from app.adapters.common.wire import text_value as wire_text
 from app.adapters.dvcqg.adapter import (
     CALLBACK_FIELDS,
@@ -125,14 +125,17 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/pay/{reference}", response_model=None)
     async def pay(reference: str, request: Request) -> Response:
         order = orders.get(reference)
-        outcome = (await form_fields(request)).get("outcome", "")
-        if order is None or outcome not in _RESULTS:
-            return notice_page("Yeu cau khong hop le", outcome, status_code=400)
-        if order["status"] != "pending":
-            return notice_page("Giao dich da ket thuc", order["status"], status_code=409)
-        account = await ctx.find_account(PROVIDER, "partner_code", order["partner"])
-        if account is None:
-            return notice_page("Doi tac khong ton tai", order["partner"], status_code=404)
+        chosen = await ctx.settlement(
+            request,
+            PROVIDER,
+            order,
+            outcomes=_RESULTS,
+            open_when=("status", "pending"),
+            merchant=("partner_code", "partner"),
+        )
+        if isinstance(chosen, HTMLResponse):
+            return chosen
+        outcome, account, order = chosen
         code, state, status = _RESULTS[outcome]
         order.update(code=code, state=state, status=status, txn=f"DVC{secrets.token_hex(6).upper()}")
         callback = result_message(order, reference, "NOTIFY")

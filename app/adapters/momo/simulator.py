@@ -187,17 +187,18 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/v2/gateway/pay")
     async def pay(request: Request, t: str = "") -> Response:
         order = orders.get(tokens.get(t, ""))
-        form = await request.form()
-        code = _OUTCOME_CODES.get(str(form.get("outcome", "")))
-        if order is None or code is None:
-            return notice_page(
-                "Yêu cầu không hợp lệ", "Giao dịch hoặc lựa chọn không hợp lệ.", status_code=400
-            )
-        if order["resultCode"] != 1000:
-            return notice_page("Đã xử lý", "Giao dịch này đã được xử lý.", status_code=409)
-        account = await ctx.find_account("momo", "partner_code", str(order["partnerCode"]))
-        if account is None:
-            return notice_page("Lỗi", "Đối tác không còn tồn tại.", status_code=409)
+        chosen = await ctx.settlement(
+            request,
+            "momo",
+            order,
+            outcomes=_OUTCOME_CODES,
+            open_when=("resultCode", 1000),
+            merchant=("partner_code", "partnerCode"),
+        )
+        if isinstance(chosen, HTMLResponse):
+            return chosen
+        outcome, account, order = chosen
+        code = _OUTCOME_CODES[outcome]
         order.update(resultCode=code, transId=next_trans_id(), lastUpdated=now_ms())
         ipn = {
             "partnerCode": order["partnerCode"],

@@ -39,7 +39,6 @@ from app.adapters.base import (
     CredentialsError,
     GatewayLogicalError,
     GatewayTechnicalError,
-    InboundRequest,
     Notification,
     NotSupported,
     Outcome,
@@ -56,7 +55,6 @@ from app.adapters.common.freetext import safe_text
 from app.adapters.common.querystring import (
     RedirectNotifications,
     absolute_urls,
-    checked_amount,
     locale,
     same_hex,
     split_signed,
@@ -184,6 +182,7 @@ class OnepayAdapter(RedirectNotifications):
         | {Capability.refund, Capability.refund_query}
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("merchant", "access_code", "hash_secret")
+    merchant_field, merchant_credential, amount_field = "vpc_Merchant", "merchant", "vpc_Amount"
     min_amount: ClassVar[int] = 1
     local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
     max_amount: ClassVar[int | None] = 99_999_999
@@ -251,13 +250,11 @@ class OnepayAdapter(RedirectNotifications):
         url = f"{account.settings['pay_url']}?{php_query(pairs)}"
         return CheckoutResult(checkout_url=url, wire={"vpc_MerchTxnRef": request.reference}, raw_request=data)
 
-    def _notification(self, account: Account, request: InboundRequest) -> Notification:
-        verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
+    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
+        return verify_items(items, secret)
+
+    def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)
-        ours = notice.vpc_Merchant == account.credentials["merchant"]
-        amount = checked_amount(verified, ours, fields, "vpc_Amount")
-        if isinstance(amount, Notification):
-            return amount
         code = notice.vpc_TxnResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account
 from app.adapters.common.pages import checkout_page, minimal_pdf, notice_page
-from app.adapters.common.simulation import SimulatorContext, form_fields, json_body
+from app.adapters.common.simulation import SimulatorContext, json_body
 from app.adapters.common.wire import text_value as wire_text
 from app.adapters.paygov.adapter import CALLBACK_FIELDS, CREATE_FIELDS, RECEIPT_FIELDS, checksum, checksum_ok
 from app.text import format_vnd
@@ -102,14 +102,17 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/pay/{order_id}", response_model=None)
     async def pay(order_id: str, request: Request) -> Response:
         order = orders.get(order_id)
-        outcome = (await form_fields(request)).get("outcome", "")
-        if order is None or outcome not in _RESULTS:
-            return notice_page("Yeu cau khong hop le", outcome, status_code=400)
-        if order["status"] != "pending":
-            return notice_page("Giao dich da ket thuc", order["status"], status_code=409)
-        account = await ctx.find_account(PROVIDER, "partner_code", order["partner"])
-        if account is None:
-            return notice_page("Doi tac khong ton tai", order["partner"], status_code=404)
+        chosen = await ctx.settlement(
+            request,
+            PROVIDER,
+            order,
+            outcomes=_RESULTS,
+            open_when=("status", "pending"),
+            merchant=("partner_code", "partner"),
+        )
+        if isinstance(chosen, HTMLResponse):
+            return chosen
+        outcome, account, order = chosen
         code, status = _RESULTS[outcome]
         transaction_code = f"PG{secrets.token_hex(6).upper()}"
         order.update(status=status, transactionCode=transaction_code)

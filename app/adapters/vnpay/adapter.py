@@ -36,7 +36,6 @@ from app.adapters.base import (
     CredentialsError,
     GatewayLogicalError,
     GatewayTechnicalError,
-    InboundRequest,
     Notification,
     Outcome,
     QueryResult,
@@ -54,7 +53,6 @@ from app.adapters.common.freetext import safe_text
 from app.adapters.common.querystring import (
     RedirectNotifications,
     absolute_urls,
-    checked_amount,
     locale,
     same_hex,
     split_signed,
@@ -251,6 +249,7 @@ class VnpayAdapter(RedirectNotifications):
         }
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("tmn_code", "hash_secret")
+    merchant_field, merchant_credential, amount_field = "vnp_TmnCode", "tmn_code", "vnp_Amount"
     # VNPay: "Số tiền hợp lệ từ 5,000 VND đến dưới 1 tỷ đồng" (≥ 5,000 and < 1,000,000,000 VND).
     min_amount: ClassVar[int] = 5_000
     local_checkout: ClassVar[bool] = True  # built here: no call to the gateway
@@ -314,13 +313,11 @@ class VnpayAdapter(RedirectNotifications):
             checkout_url=url, wire={"vnp_CreateDate": create_date}, raw_request=hash_data(params)
         )
 
-    def _notification(self, account: Account, request: InboundRequest) -> Notification:
-        verified, fields = verify_items(request.params(), account.credentials["hash_secret"])
+    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
+        return verify_items(items, secret)
+
+    def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)
-        ours = notice.vnp_TmnCode == account.credentials["tmn_code"]
-        amount = checked_amount(verified, ours, fields, "vnp_Amount")
-        if isinstance(amount, Notification):
-            return amount
         code = notice.vnp_ResponseCode
         known = RESPONSE_CODES.get(code)
         return Notification(

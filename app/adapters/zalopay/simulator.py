@@ -165,17 +165,18 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/pay")
     async def pay(request: Request, order: str = "") -> Response:
         found = orders.get(tokens.get(order, ""))
-        form = await request.form()
-        status = _STATUS.get(str(form.get("outcome", "")))
-        if found is None or status is None:
-            return notice_page(
-                "Yêu cầu không hợp lệ", "Đơn hàng hoặc lựa chọn không hợp lệ.", status_code=400
-            )
-        if found["status"] != 3:
-            return notice_page("Đã xử lý", "Đơn hàng này đã được xử lý.", status_code=409)
-        account = await ctx.find_account("zalopay", "app_id", found["app_id"])
-        if account is None:
-            return notice_page("Lỗi", "Ứng dụng không còn tồn tại.", status_code=409)
+        chosen = await ctx.settlement(
+            request,
+            "zalopay",
+            found,
+            outcomes=_STATUS,
+            open_when=("status", 3),
+            merchant=("app_id", "app_id"),
+        )
+        if isinstance(chosen, HTMLResponse):
+            return chosen
+        outcome, account, found = chosen
+        status = _STATUS[outcome]
         found.update(status=status, server_time=now_ms())
         if status == 1:
             found["zp_trans_id"] = int(f"{gmt7(ctx.clock(), '%y%m%d')}{seq():09d}")
