@@ -149,18 +149,12 @@ def build_create_body(
         body["partnerName"] = partner_name
     if store_id:
         body["storeId"] = store_id
-    body.update(
-        requestId=request_id,
-        amount=values["amount"],
-        orderId=order_id,
-        orderInfo=order_info,
-        redirectUrl=redirect_url,
-        ipnUrl=ipn_url,
-        lang=lang,
-        extraData=extra_data,
-        requestType=request_type,
-        signature=sign(credentials["secret_key"], values, CREATE_FIELDS),
-    )
+    for name in ("requestId", "amount", "orderId", "orderInfo", "redirectUrl", "ipnUrl"):
+        body[name] = values[name]
+    body["lang"] = lang
+    for name in ("extraData", "requestType"):
+        body[name] = values[name]
+    body["signature"] = sign(credentials["secret_key"], values, CREATE_FIELDS)
     return body, raw_signature(values, CREATE_FIELDS)
 
 

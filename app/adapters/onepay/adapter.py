@@ -311,13 +311,7 @@ class OnepayAdapter(RedirectNotifications):
             "vpc_AccessCode": creds["access_code"],
             **self._api_user(account),
         }
-        data, raw = await _call_form(
-            http, account.settings["query_url"], signed(params, creds["hash_secret"])
-        )
-        verified, fields = verify_items(data.items(), creds["hash_secret"])
-        if not verified:
-            raise GatewayTechnicalError("OnePay QueryDR answer has a bad or missing signature")
-        answer = PaymentNotice.parse(fields)
+        answer, raw = await _signed_call(http, account, "query_url", params, "QueryDR")
         if answer.vpc_DRExists == "Y" and answer.vpc_MerchTxnRef != merch_txn_ref:
             raise GatewayTechnicalError("OnePay QueryDR answered about another transaction")
         return answer, raw
@@ -337,13 +331,7 @@ class OnepayAdapter(RedirectNotifications):
             or "paybridge",
             **self._api_user(account),
         }
-        data, raw = await _call_form(
-            http, account.settings["refund_url"], signed(params, creds["hash_secret"])
-        )
-        verified, fields = verify_items(data.items(), creds["hash_secret"])
-        if not verified:
-            raise GatewayTechnicalError("OnePay refund answer has a bad or missing signature")
-        answer = PaymentNotice.parse(fields)
+        answer, raw = await _signed_call(http, account, "refund_url", params, "refund")
         code = answer.vpc_TxnResponseCode
         status = (
             RefundStatus.succeeded if code == "0" else RefundStatus.failed if code else RefundStatus.unknown
@@ -382,6 +370,18 @@ def _refund_ref(refund_reference: str) -> str:
     if plain and len(plain) <= MERCH_TXN_REF_MAX and plain == refund_reference:
         return plain
     return "R" + hashlib.sha256(refund_reference.encode("utf-8")).hexdigest()[:32].upper()
+
+
+async def _signed_call(
+    http: httpx.AsyncClient, account: Account, url_setting: str, params: Mapping[str, str], what: str
+) -> tuple[PaymentNotice, str]:
+    """POST ``params`` signed to the account's ``url_setting``; the answer's hash must verify."""
+    secret = account.credentials["hash_secret"]
+    data, raw = await _call_form(http, account.settings[url_setting], signed(params, secret))
+    verified, fields = verify_items(data.items(), secret)
+    if not verified:
+        raise GatewayTechnicalError(f"OnePay {what} answer has a bad or missing signature")
+    return PaymentNotice.parse(fields), raw
 
 
 async def _call_form(

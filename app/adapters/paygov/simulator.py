@@ -48,7 +48,13 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     orders: dict[str, dict[str, Any]] = state.setdefault("orders", {})
     receipts: dict[str, dict[str, Any]] = state.setdefault("receipts", {})
 
-    async def authenticated(message: dict[str, Any], fields: tuple[str, ...]) -> Account | Response:
+    async def authenticated(
+        request: Request, fields: tuple[str, ...]
+    ) -> tuple[dict[str, Any], Account] | Response:
+        """The JSON message and its partner's account, when the access key and checksum hold."""
+        message = await json_body(request)
+        if message is None:
+            return _answer("03", "Invalid request")
         account = await ctx.find_account(PROVIDER, "partner_code", wire_text(message.get("partnerCode")))
         given = wire_text(message.get("accessKey"))
         if account is None or not hmac.compare_digest(
@@ -57,16 +63,14 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             return _answer("01", "Invalid partner or access key")
         if not checksum_ok(message, fields, account.credentials["secret_key"]):
             return _answer("02", "Invalid checksum")
-        return account
+        return message, account
 
     @router.post("/create")
     async def create(request: Request) -> Response:
-        message = await json_body(request)
-        if message is None:
-            return _answer("03", "Invalid request")
-        account = await authenticated(message, CREATE_FIELDS)
-        if not isinstance(account, Account):
-            return account
+        checked = await authenticated(request, CREATE_FIELDS)
+        if not isinstance(checked, tuple):
+            return checked
+        message, account = checked
         amount, info = message.get("amount"), wire_text(message.get("orderInfo"))
         order_id, return_url = wire_text(message.get("orderId")), wire_text(message.get("returnUrl"))
         if (
@@ -143,12 +147,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/receipt")
     async def receipt(request: Request) -> Response:
-        message = await json_body(request)
-        if message is None:
-            return _answer("03", "Invalid request")
-        account = await authenticated(message, RECEIPT_FIELDS)
-        if not isinstance(account, Account):
-            return account
+        checked = await authenticated(request, RECEIPT_FIELDS)
+        if not isinstance(checked, tuple):
+            return checked
+        message, account = checked
         paids = _b64_json(message.get("paids"))
         other = _b64_json(message.get("otherInfo"))
         try:
