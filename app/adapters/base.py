@@ -376,6 +376,21 @@ class ReceiptSource(Protocol):
         ...
 
 
+async def post(
+    http: httpx.AsyncClient, url: str, content: bytes, headers: Mapping[str, str]
+) -> httpx.Response:
+    """POST to a gateway; a timeout, a connection failure or a 5xx is :class:`GatewayTechnicalError`."""
+    try:
+        response = await http.post(url, content=content, headers=dict(headers))
+    except httpx.TimeoutException as exc:
+        raise GatewayTechnicalError(f"timeout calling {httpx.URL(url).host}") from exc
+    except httpx.HTTPError as exc:
+        raise GatewayTechnicalError(f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}") from exc
+    if response.status_code >= 500:
+        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
+    return response
+
+
 async def call_json(
     http: httpx.AsyncClient,
     url: str,
@@ -392,15 +407,8 @@ async def call_json(
         content, kind = urlencode(payload).encode(), "application/x-www-form-urlencoded"
     else:
         content, kind = orjson.dumps(payload), "application/json"
-    try:
-        response = await http.post(url, content=content, headers={"Content-Type": kind, **(headers or {})})
-    except httpx.TimeoutException as exc:
-        raise GatewayTechnicalError(f"timeout calling {httpx.URL(url).host}") from exc
-    except httpx.HTTPError as exc:
-        raise GatewayTechnicalError(f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}") from exc
+    response = await post(http, url, content, {"Content-Type": kind, **(headers or {})})
     raw = response.text
-    if response.status_code >= 500:
-        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
     try:
         data = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:

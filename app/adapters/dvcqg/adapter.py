@@ -55,6 +55,7 @@ from app.adapters.base import (
     Reply,
     call_json,
     gmt7,
+    post,
 )
 from app.adapters.common.freetext import safe_text
 from app.adapters.common.national import (
@@ -382,16 +383,8 @@ class DvcqgAdapter(NoRefundApi):
     ) -> tuple[bytes | None, str | None]:
         """GET_BILL: the e-receipt as ``(pdf_bytes, None)`` or ``(None, UrlBienLai)``."""
         message = self._lookup_message(account, "GET_BILL", attempt)
-        try:
-            response = await http.post(
-                account.settings["bill_url"],
-                content=orjson.dumps(message),
-                headers={"Content-Type": "application/json", **lgsp_headers(account.settings)},
-            )
-        except httpx.HTTPError as exc:
-            raise GatewayTechnicalError(f"cannot reach the bill service: {type(exc).__name__}") from exc
-        if response.status_code >= 500:
-            raise GatewayTechnicalError(f"bill service answered HTTP {response.status_code}")
+        headers = {"Content-Type": "application/json", **lgsp_headers(account.settings)}
+        response = await post(http, account.settings["bill_url"], orjson.dumps(message), headers)
         if response.content.startswith(b"%PDF-"):
             return response.content, None
         url = http_url(Links.parse(unwrap(json_object(response.content))).UrlBienLai)

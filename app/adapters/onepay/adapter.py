@@ -48,6 +48,7 @@ from app.adapters.base import (
     RefundStatus,
     Reply,
     hundredths_to_vnd,
+    post,
     require_amount,
     require_fields,
 )
@@ -388,16 +389,8 @@ async def _call_form(
     http: httpx.AsyncClient, url: str, form: Mapping[str, str]
 ) -> tuple[dict[str, str], str]:
     """POST a form; parse a ``k=v&…`` (or JSON object) answer. Technical failures → GatewayTechnicalError."""
-    host = httpx.URL(url).host
-    try:
-        response = await http.post(url, content=php_query(form.items()), headers=_FORM)
-    except httpx.TimeoutException as exc:
-        raise GatewayTechnicalError(f"timeout calling {host}") from exc
-    except httpx.HTTPError as exc:
-        raise GatewayTechnicalError(f"cannot reach {host}: {type(exc).__name__}") from exc
+    response = await post(http, url, php_query(form.items()).encode(), _FORM)
     raw = response.text
-    if response.status_code >= 500:
-        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
     body = raw.strip()
     if body.startswith("{"):
         try:
