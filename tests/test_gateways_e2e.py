@@ -34,14 +34,19 @@ QR_FLOW_TESTS: dict[str, tuple[str, ...]] = {
         "test_vietqr_bank_credits_matched_duplicated_short_and_unmatched",
     ),
 }
-CREDENTIALS: dict[str, dict[str, Any]] = {spec.name: dict(spec.example_credentials) for spec in SPECS}
+EXAMPLE_CREDENTIALS: dict[str, dict[str, Any]] = {spec.name: dict(spec.example_credentials) for spec in SPECS}
+# The page-flow gateways whose merchant holds credentials of its own (other test modules
+# parametrize over these; the sandbox generates its own).
+CREDENTIALS: dict[str, dict[str, Any]] = {
+    name: EXAMPLE_CREDENTIALS[name] for name in PAGE_FLOW if EXAMPLE_CREDENTIALS[name]
+}
 
 
 async def _world(
     client: httpx.AsyncClient, admin: dict[str, str], provider: str
 ) -> tuple[_World, dict[str, Any]]:
     await ensure_agencies(client, admin)
-    account = await make_account(client, admin, provider, credentials=CREDENTIALS[provider])
+    account = await make_account(client, admin, provider, credentials=EXAMPLE_CREDENTIALS[provider])
     key, client_id, secret = await make_client(
         client, admin, webhook_url="https://portal.example.gov.vn/hooks"
     )
@@ -160,7 +165,7 @@ async def test_vietqr_payload_and_bank_credit(
 
     await ensure_agencies(client, admin_headers)
     account = await make_account(
-        client, admin_headers, "vietqr", agency_code=PROVINCE, credentials=CREDENTIALS["vietqr"]
+        client, admin_headers, "vietqr", agency_code=PROVINCE, credentials=EXAMPLE_CREDENTIALS["vietqr"]
     )
     key, client_id, secret = await make_client(client, admin_headers)
     world = _World(api_key=key, client_id=client_id, webhook_secret=secret, sandbox_account_id="")

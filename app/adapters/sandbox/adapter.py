@@ -48,6 +48,8 @@ from app.adapters.base import (
     Reply,
     call_json,
 )
+from app.adapters.common.wire import json_object
+from app.adapters.sandbox.wire import Callback, QueryAnswer, RefundAnswer, Return
 
 STATUS_MAP: dict[str, Outcome] = {
     "success": Outcome.succeeded,
@@ -130,28 +132,21 @@ class SandboxAdapter:
         signature = request.headers.get("x-sandbox-signature", "")
         if not verify(account.credentials["secret"], request.body.decode("latin-1"), signature):
             return Notification(verified=False)
-        try:
-            data = orjson.loads(request.body)
-            reference = str(data["reference"])
-            amount = data["amount"]
-            status = str(data["status"])
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise GatewayTechnicalError("malformed sandbox callback") from exc
-        if not isinstance(amount, int) or isinstance(amount, bool):
-            raise GatewayTechnicalError("sandbox callback amount is not an integer")
+        data = json_object(request.body, "sandbox callback")
+        callback = Callback.parse(data)
         paid_at = None
-        if isinstance(data.get("paid_at"), str):
+        if isinstance(callback.paid_at, str):
             try:
-                paid_at = datetime.fromisoformat(data["paid_at"])
+                paid_at = datetime.fromisoformat(callback.paid_at)
             except ValueError:
                 paid_at = None
         return Notification(
             verified=True,
-            reference=reference,
-            amount=amount,
-            outcome=STATUS_MAP.get(status, Outcome.unknown),
-            provider_transaction_id=str(data.get("transaction_id") or "") or None,
-            code=status,
+            reference=callback.reference,
+            amount=callback.amount,
+            outcome=STATUS_MAP.get(callback.status, Outcome.unknown),
+            provider_transaction_id=str(callback.transaction_id or "") or None,
+            code=callback.status,
             paid_at=paid_at,
             fields={k: v for k, v in data.items() if k != "sig"},
         )
@@ -174,17 +169,18 @@ class SandboxAdapter:
         if parts is None or not verify(account.credentials["secret"], parts[0], parts[1]):
             return Notification(verified=False)
         fields = dict(request.query_items())
+        back = Return.parse(fields)
         try:
-            amount = int(fields.get("amount", ""))
+            amount: int | None = int(back.amount)
         except ValueError:
             amount = None
         return Notification(
             verified=True,
-            reference=fields.get("reference"),
+            reference=back.reference,
             amount=amount,
-            outcome=STATUS_MAP.get(fields.get("status", ""), Outcome.unknown),
-            provider_transaction_id=fields.get("transaction_id") or None,
-            code=fields.get("status"),
+            outcome=STATUS_MAP.get(back.status or "", Outcome.unknown),
+            provider_transaction_id=back.transaction_id or None,
+            code=back.status,
             fields=fields,
         )
 
@@ -193,17 +189,10 @@ class SandboxAdapter:
         payload = {"merchant_id": merchant, "reference": attempt.reference}
         payload["sig"] = sign(secret, f"{merchant}|{attempt.reference}")
         data, raw = await call_json(http, f"{account.settings['api_url']}/query", payload)
-        try:
-            status, amount, txn = (
-                str(data["status"]),
-                data.get("amount"),
-                str(data.get("transaction_id") or ""),
-            )
-            message = f"{data['reference']}|{status}|{amount if amount is not None else ''}|{txn}"
-            signature = str(data["sig"])
-        except KeyError as exc:
-            raise GatewayTechnicalError("malformed sandbox query answer") from exc
-        if not verify(secret, message, signature):
+        answer = QueryAnswer.parse(data)
+        status, amount, txn = answer.status, answer.amount, str(answer.transaction_id or "")
+        message = f"{answer.reference}|{status}|{amount if amount is not None else ''}|{txn}"
+        if not verify(secret, message, answer.sig):
             raise GatewayTechnicalError("sandbox query answer has a bad signature")
         return QueryResult(
             outcome=STATUS_MAP.get(status, Outcome.unknown),
@@ -224,8 +213,9 @@ class SandboxAdapter:
         }
         payload["sig"] = sign(secret, f"{merchant}|{request.refund_reference}|{txn}|{request.amount}")
         data, raw = await call_json(http, f"{account.settings['api_url']}/refund", payload)
-        status = str(data.get("status", ""))
-        if not verify(secret, f"{data.get('refund_id')}|{status}", str(data.get("sig", ""))):
+        answer = RefundAnswer.parse(data)
+        status = answer.status
+        if not verify(secret, f"{answer.refund_id}|{status}", answer.sig):
             raise GatewayTechnicalError("sandbox refund answer has a bad signature")
         mapped = {
             "succeeded": RefundStatus.succeeded,
@@ -234,7 +224,7 @@ class SandboxAdapter:
         }
         return RefundResult(
             status=mapped.get(status, RefundStatus.unknown),
-            provider_refund_id=str(data.get("refund_id")),
+            provider_refund_id=str(answer.refund_id),
             code=status,
             raw=raw,
         )

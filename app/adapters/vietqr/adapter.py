@@ -46,7 +46,9 @@ from app.adapters.base import (
     require_fields,
 )
 from app.adapters.common.unsupported import NoRefundApi, NoStatusQuery
+from app.adapters.common.wire import json_object
 from app.adapters.emvco import PURPOSE_MAX, ascii_text, build_vietqr
+from app.adapters.vietqr.wire import BankCredit
 from app.text import strip_diacritics
 
 SIGNATURE_HEADER = "x-signature"
@@ -149,32 +151,21 @@ class VietqrAdapter(NoStatusQuery, NoRefundApi):
     def parse_callback(self, account: Account, request: InboundRequest) -> Notification:
         given = request.headers.get(SIGNATURE_HEADER, "")
         expected = sign(account.credentials["notify_secret"], request.body)
-        try:
-            message = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise GatewayTechnicalError("notification body is not JSON") from exc
-        if not isinstance(message, dict):
-            raise GatewayTechnicalError("notification body is not a JSON object")
+        message = json_object(request.body, "notification body")
         if not (given.isascii() and hmac.compare_digest(given.strip().lower(), expected)):
             return Notification(verified=False, fields=message)
-        amount = message.get("amount")
-        description = message.get("description")
-        txn = message.get("bank_transaction_id")
-        if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(description, str):
-            raise GatewayTechnicalError("notification lacks an integer amount or a description")
-        if not isinstance(txn, str | int) or isinstance(txn, bool) or not str(txn):
+        credit = BankCredit.parse(message)
+        if not str(credit.bank_transaction_id):
             raise GatewayTechnicalError("notification lacks bank_transaction_id")
-        ours = (
-            str(message.get("account_number", "")).replace(" ", "") == account.credentials["account_number"]
-        )
+        ours = str(credit.account_number).replace(" ", "") == account.credentials["account_number"]
         return Notification(
             verified=True,
-            reference=extract_reference(description),
-            amount=amount,
+            reference=extract_reference(credit.description),
+            amount=credit.amount,
             outcome=Outcome.succeeded if ours else Outcome.unknown,
-            provider_transaction_id=str(txn),
+            provider_transaction_id=str(credit.bank_transaction_id),
             message=None if ours else "credit to another account",
-            paid_at=_credited_at(message.get("credited_at")),
+            paid_at=_credited_at(credit.credited_at),
             fields=message,
         )
 
