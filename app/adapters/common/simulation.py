@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl
 
 import httpx
 import orjson
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
 
 from app.adapters.base import Account
-from app.adapters.common.pages import notice_page
+from app.adapters.common.pages import checkout_page, notice_page
 
 # (provider, credential field, value) → the merchant account holding that credential, if any.
 # The real gateway knows its merchants' secrets and IPN addresses; the simulator asks this.
@@ -83,3 +83,43 @@ async def json_body(request: Request) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+# A redirect gateway's check of a signed pay request: (params, merchant account, transaction) or
+# the gateway's own error page.
+PayCheck = Callable[[Request], Awaitable[tuple[dict[str, str], Account, dict[str, Any]] | Response]]
+Settle = Callable[[dict[str, str], Account, dict[str, Any], str], Awaitable[Response]]
+
+
+def hosted_pay_routes(
+    router: APIRouter,
+    path: str,
+    title: str,
+    *,
+    check: PayCheck,
+    rows: Callable[[dict[str, str]], list[tuple[str, str]]],
+    outcomes: Container[str],
+    bad_outcome: Callable[[], Response],
+    settle: Settle,
+) -> None:
+    """The hosted pay page of a redirect gateway (VNPay, OnePay): GET shows the checked order,
+    POST settles it with the outcome the citizen clicked (``settle`` signs the callback and
+    redirects the browser)."""
+
+    @router.get(path, include_in_schema=False)
+    async def pay_page(request: Request) -> Response:
+        checked = await check(request)
+        if isinstance(checked, Response):
+            return checked
+        return checkout_page(title, rows(checked[0]))
+
+    @router.post(path, include_in_schema=False)
+    async def pay(request: Request) -> Response:
+        checked = await check(request)
+        if isinstance(checked, Response):
+            return checked
+        outcome = (await form_fields(request)).get("outcome", "")
+        if outcome not in outcomes:
+            return bad_outcome()
+        params, account, txn = checked
+        return await settle(params, account, txn, outcome)

@@ -24,8 +24,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from app.adapters.base import Account
-from app.adapters.common.pages import checkout_page, error_page
-from app.adapters.common.simulation import SimulatorContext
+from app.adapters.common.pages import error_page
+from app.adapters.common.simulation import SimulatorContext, hosted_pay_routes, with_query
 from app.adapters.onepay.adapter import PAY_PATH, QUERY_PATH, REFUND_PATH
 from app.adapters.phpurl import php_query
 from app.text import format_vnd
@@ -61,10 +61,6 @@ def _hash_ok(params: dict[str, str], hex_secret: str) -> bool:
 
 def _signed_text(params: dict[str, str], hex_secret: str) -> str:
     return php_query([*params.items(), ("vpc_SecureHash", gateway_hash(params, hex_secret))])
-
-
-def _with_query(url: str, query: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 def _unsigned(message: str) -> PlainTextResponse:
@@ -128,30 +124,18 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             return error_page(TITLE, "S", "Giao dịch đã tồn tại")
         return params, account, txn
 
-    @router.get(PAY_PATH, include_in_schema=False)
-    async def pay_page(request: Request) -> Response:
-        checked = await checked_pay(request)
-        if isinstance(checked, Response):
-            return checked
-        params, _, _ = checked
-        rows = [
+    def pay_rows(params: dict[str, str]) -> list[tuple[str, str]]:
+        return [
             ("Đơn vị (vpc_Merchant)", params["vpc_Merchant"]),
             ("Mã giao dịch (vpc_MerchTxnRef)", params["vpc_MerchTxnRef"]),
             ("Nội dung", params["vpc_OrderInfo"]),
             ("Số tiền", format_vnd(int(params["vpc_Amount"]) // 100)),
         ]
-        return checkout_page(TITLE, rows)
 
-    @router.post(PAY_PATH, include_in_schema=False)
-    async def pay(request: Request) -> Response:
-        checked = await checked_pay(request)
-        if isinstance(checked, Response):
-            return checked
-        params, account, txn = checked
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        if form.get("outcome") not in _OUTCOMES:
-            return error_page(TITLE, "7", "outcome phải là success, failed hoặc cancelled")
-        code, message = _OUTCOMES[form["outcome"]]
+    async def pay_outcome(
+        params: dict[str, str], account: Account, txn: dict[str, Any], outcome: str
+    ) -> Response:
+        code, message = _OUTCOMES[outcome]
         txn.update(code=code, message=message, transaction_no=next_number())
         result = {
             "vpc_AdditionData": "970436",
@@ -169,11 +153,22 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         }
         query = _signed_text(result, account.credentials["hash_secret"])
         txn["ipn"] = await send_ipn(account.callback_url, query)
-        return RedirectResponse(_with_query(params["vpc_ReturnURL"], query), status_code=303)
+        return RedirectResponse(with_query(params["vpc_ReturnURL"], query), status_code=303)
+
+    hosted_pay_routes(
+        router,
+        PAY_PATH,
+        TITLE,
+        check=checked_pay,
+        rows=pay_rows,
+        outcomes=_OUTCOMES,
+        bad_outcome=lambda: error_page(TITLE, "7", "outcome phải là success, failed hoặc cancelled"),
+        settle=pay_outcome,
+    )
 
     async def send_ipn(callback_url: str, query: str) -> dict[str, Any]:
         try:
-            response = await ctx.http().get(_with_query(callback_url, query))
+            response = await ctx.http().get(with_query(callback_url, query))
         except httpx.HTTPError as exc:
             return {"error": type(exc).__name__}
         return {

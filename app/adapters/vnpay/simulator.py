@@ -27,8 +27,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app.adapters.base import VN_TZ, Account, gmt7
-from app.adapters.common.pages import checkout_page, error_page
-from app.adapters.common.simulation import SimulatorContext
+from app.adapters.common.pages import error_page
+from app.adapters.common.simulation import SimulatorContext, hosted_pay_routes, with_query
 from app.adapters.phpurl import php_query
 from app.adapters.vnpay.adapter import (
     API_CODES,
@@ -73,10 +73,6 @@ def _wire_time(raw: str) -> datetime | None:
         return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=VN_TZ)
     except ValueError:
         return None
-
-
-def _with_query(url: str, query: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{query}"
 
 
 def build_router(ctx: SimulatorContext) -> APIRouter:
@@ -137,30 +133,18 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             return error_page(TITLE, "01", "Giao dịch đã tồn tại")
         return params, account, txn
 
-    @router.get(PAY_PATH, include_in_schema=False)
-    async def pay_page(request: Request) -> Response:
-        checked = await checked_pay(request)
-        if isinstance(checked, Response):
-            return checked
-        params, _, _ = checked
-        rows = [
+    def pay_rows(params: dict[str, str]) -> list[tuple[str, str]]:
+        return [
             ("Nhà cung cấp (vnp_TmnCode)", params["vnp_TmnCode"]),
             ("Mã giao dịch (vnp_TxnRef)", params["vnp_TxnRef"]),
             ("Nội dung", params["vnp_OrderInfo"]),
             ("Số tiền", format_vnd(int(params["vnp_Amount"]) // 100)),
         ]
-        return checkout_page(TITLE, rows)
 
-    @router.post(PAY_PATH, include_in_schema=False)
-    async def pay(request: Request) -> Response:
-        checked = await checked_pay(request)
-        if isinstance(checked, Response):
-            return checked
-        params, account, txn = checked
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-        if form.get("outcome") not in _OUTCOMES:
-            return error_page(TITLE, "03", "outcome phải là success, failed hoặc cancelled")
-        code, status = _OUTCOMES[form["outcome"]]
+    async def pay_outcome(
+        params: dict[str, str], account: Account, txn: dict[str, Any], outcome: str
+    ) -> Response:
+        code, status = _OUTCOMES[outcome]
         paid = code == "00"
         txn.update(
             response_code=code,
@@ -188,11 +172,22 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         digest = hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
         query = f"{data}&vnp_SecureHash={digest}"
         txn["ipn"] = await send_ipn(account.callback_url, query)
-        return RedirectResponse(_with_query(params["vnp_ReturnUrl"], query), status_code=303)
+        return RedirectResponse(with_query(params["vnp_ReturnUrl"], query), status_code=303)
+
+    hosted_pay_routes(
+        router,
+        PAY_PATH,
+        TITLE,
+        check=checked_pay,
+        rows=pay_rows,
+        outcomes=_OUTCOMES,
+        bad_outcome=lambda: error_page(TITLE, "03", "outcome phải là success, failed hoặc cancelled"),
+        settle=pay_outcome,
+    )
 
     async def send_ipn(callback_url: str, query: str) -> dict[str, Any]:
         try:
-            response = await ctx.http().get(_with_query(callback_url, query))
+            response = await ctx.http().get(with_query(callback_url, query))
         except httpx.HTTPError as exc:
             return {"error": type(exc).__name__}
         answer: dict[str, Any] = {"status_code": response.status_code, "body": response.text}
