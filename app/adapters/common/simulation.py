@@ -36,6 +36,15 @@ class SimulatorContext:
     def url(self, provider: str) -> str:
         return f"{self.base_url}/{provider}"
 
+    async def call_back(self, url: str, message: dict[str, Any]) -> dict[str, Any]:
+        """POST ``message`` as JSON to a merchant's callback URL, as the gateway does (15 s):
+        the record of the try, ``{status, body}`` or ``{status: None, error}``."""
+        try:
+            reply = await self.http().post(url, json=message, timeout=15.0)
+        except httpx.HTTPError as exc:
+            return {"status": None, "error": type(exc).__name__}
+        return {"status": reply.status_code, "body": reply.text}
+
     async def settlement(
         self,
         request: Request,

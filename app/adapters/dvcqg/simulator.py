@@ -140,15 +140,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         order.update(code=code, state=state, status=status, txn=f"DVC{secrets.token_hex(6).upper()}")
         callback = result_message(order, reference, "NOTIFY")
         callback["MaXacThuc"] = checksum(callback, CALLBACK_FIELDS, account.credentials["secret"])
-        try:
-            sent = await ctx.http().post(
-                account.callback_url,
-                content=orjson.dumps(callback),
-                headers={"Content-Type": "application/json"},
-            )
-            order["callbacks"].append({"status": sent.status_code, "body": sent.text})
-        except httpx.HTTPError as exc:
-            order["callbacks"].append({"status": None, "body": type(exc).__name__})
+        order["callbacks"].append(await ctx.call_back(account.callback_url, callback))
         back = {"data": reference, "responseCode": code}
         back["secureCode"] = checksum(back, RETURN_FIELDS, account.credentials["secret"])
         return RedirectResponse(str(httpx.URL(account.return_url).copy_merge_params(back)), status_code=303)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -217,11 +216,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         ipn["signature"] = _hmac(
             account.credentials["secret_key"], _ipn_raw(account.credentials["access_key"], ipn)
         )
-        try:
-            reply = await ctx.http().post(str(order["ipnUrl"]), json=ipn, timeout=15.0)
-            order["ipn"].append({"status": reply.status_code, "body": reply.text})
-        except httpx.HTTPError as exc:
-            order["ipn"].append({"status": None, "error": type(exc).__name__})
+        order["ipn"].append(await ctx.call_back(str(order["ipnUrl"]), ipn))
         target = str(order["redirectUrl"])
         return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{urlencode(ipn)}", status_code=303)
 

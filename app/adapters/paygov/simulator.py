@@ -133,15 +133,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             "transactionCode": transaction_code,
         }
         callback["checksum"] = checksum(callback, CALLBACK_FIELDS, account.credentials["secret_key"])
-        try:
-            sent = await ctx.http().post(
-                account.callback_url,
-                content=orjson.dumps(callback),
-                headers={"Content-Type": "application/json"},
-            )
-            order["callbacks"].append({"status": sent.status_code, "body": sent.text})
-        except httpx.HTTPError as exc:
-            order["callbacks"].append({"status": None, "body": type(exc).__name__})
+        order["callbacks"].append(await ctx.call_back(account.callback_url, callback))
         params = {k: wire_text(v) for k, v in callback.items()}
         return RedirectResponse(str(httpx.URL(order["returnUrl"]).copy_merge_params(params)), status_code=303)
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -302,8 +301,4 @@ async def _callback(ctx: SimulatorContext, account: Account, order: dict[str, An
         separators=(",", ":"),
     )
     envelope = {"data": data, "mac": _mac(account.credentials["key2"], data), "type": 1}
-    try:
-        reply = await ctx.http().post(order["callback_url"], json=envelope, timeout=15.0)
-        order["callbacks"].append({"status": reply.status_code, "body": reply.text})
-    except httpx.HTTPError as exc:
-        order["callbacks"].append({"status": None, "error": type(exc).__name__})
+    order["callbacks"].append(await ctx.call_back(order["callback_url"], envelope))
