@@ -45,8 +45,9 @@ def problems(spec: GatewaySpec) -> list[str]:
         found.append("adapter does not satisfy GatewayAdapter")
     if not (ADAPTERS_DIR / name / "adapter.py").is_file():
         found.append(f"no package app/adapters/{name}/ with adapter.py")
-    if not (ADAPTERS_DIR / name / "simulator.py").is_file():
-        found.append(f"no app/adapters/{name}/simulator.py")
+    for part in ("simulator.py", "wire.py"):
+        if not (ADAPTERS_DIR / name / part).is_file():
+            found.append(f"no app/adapters/{name}/{part}")
     routes = [r for r in spec.simulator(_context()).routes if isinstance(r, APIRoute)]
     if not routes:
         found.append("simulator serves no route")
