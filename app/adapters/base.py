@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import urlencode
 
 import httpx
 
@@ -290,7 +291,6 @@ class GatewayAdapter(Protocol):
     """What every gateway module provides. See the module docstring for the error tree."""
 
     name: ClassVar[str]
-    display_name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     # Credential field names (API.md) that must be present and non-empty.
     credential_fields: ClassVar[tuple[str, ...]]
@@ -376,30 +376,39 @@ class ReceiptSource(Protocol):
         ...
 
 
+async def post(
+    http: httpx.AsyncClient, url: str, content: bytes, headers: Mapping[str, str]
+) -> httpx.Response:
+    """POST to a gateway; a timeout, a connection failure or a 5xx is :class:`GatewayTechnicalError`."""
+    try:
+        response = await http.post(url, content=content, headers=dict(headers))
+    except httpx.TimeoutException as exc:
+        raise GatewayTechnicalError(f"timeout calling {httpx.URL(url).host}") from exc
+    except httpx.HTTPError as exc:
+        raise GatewayTechnicalError(f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}") from exc
+    if response.status_code >= 500:
+        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
+    return response
+
+
 async def call_json(
     http: httpx.AsyncClient,
     url: str,
     payload: Mapping[str, Any],
     *,
     headers: Mapping[str, str] | None = None,
+    form: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """POST JSON and parse a JSON object answer; every technical failure becomes
-    :class:`GatewayTechnicalError`. Returns the parsed object and the raw text."""
+    """POST JSON (or, with ``form``, a urlencoded form) and parse a JSON object answer; every
+    technical failure becomes :class:`GatewayTechnicalError`. Returns the parsed object and the raw text."""
     import orjson
 
-    try:
-        response = await http.post(
-            url,
-            content=orjson.dumps(payload),
-            headers={"Content-Type": "application/json", **(headers or {})},
-        )
-    except httpx.TimeoutException as exc:
-        raise GatewayTechnicalError(f"timeout calling {httpx.URL(url).host}") from exc
-    except httpx.HTTPError as exc:
-        raise GatewayTechnicalError(f"cannot reach {httpx.URL(url).host}: {type(exc).__name__}") from exc
+    if form:
+        content, kind = urlencode(payload).encode(), "application/x-www-form-urlencoded"
+    else:
+        content, kind = orjson.dumps(payload), "application/json"
+    response = await post(http, url, content, {"Content-Type": kind, **(headers or {})})
     raw = response.text
-    if response.status_code >= 500:
-        raise GatewayTechnicalError(f"gateway answered HTTP {response.status_code}")
     try:
         data = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
@@ -407,6 +416,13 @@ async def call_json(
     if not isinstance(data, dict):
         raise GatewayTechnicalError("gateway answered JSON that is not an object")
     return data, raw
+
+
+def require_amount(adapter: GatewayAdapter, amount: int, message: str) -> None:
+    """:class:`GatewayLogicalError` ``amount_out_of_range`` outside the adapter's limits."""
+    ceiling = adapter.max_amount
+    if isinstance(amount, bool) or amount < adapter.min_amount or (ceiling is not None and amount > ceiling):
+        raise GatewayLogicalError(message, code="amount_out_of_range")
 
 
 def require_fields(

@@ -1,36 +1,43 @@
-"""Provider name → adapter. Adding a gateway is one module plus one line here."""
+"""Every gateway paybridge speaks, in ONE place: a tuple of specs, in the order the checkout page
+lists them (national platforms first). Adding a gateway is its package plus one line here."""
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-
+from app.adapters import dvcqg, momo, onepay, paygov, sandbox, vietqr, vnpay, zalopay
 from app.adapters.base import GatewayAdapter
+from app.adapters.common.spec import GatewaySpec
 
-# name → "module:attribute" of the adapter instance.
-_ADAPTERS: dict[str, str] = {
-    "sandbox": "app.adapters.sandbox:adapter",
-    "vnpay": "app.adapters.vnpay:adapter",
-    "momo": "app.adapters.momo:adapter",
-    "zalopay": "app.adapters.zalopay:adapter",
-    "onepay": "app.adapters.onepay:adapter",
-    "dvcqg": "app.adapters.dvcqg:adapter",
-    "paygov": "app.adapters.paygov:adapter",
-    "vietqr": "app.adapters.vietqr:adapter",
-}
+SPECS: tuple[GatewaySpec, ...] = (
+    dvcqg.SPEC,
+    paygov.SPEC,
+    vietqr.SPEC,
+    vnpay.SPEC,
+    momo.SPEC,
+    zalopay.SPEC,
+    onepay.SPEC,
+    sandbox.SPEC,
+)
 
-PROVIDERS: tuple[str, ...] = tuple(_ADAPTERS)
+_BY_NAME: dict[str, GatewaySpec] = {spec.name: spec for spec in SPECS}
+PROVIDERS: tuple[str, ...] = tuple(_BY_NAME)
 
 
 class UnknownProvider(KeyError):
     pass
 
 
-@cache
-def get_adapter(name: str) -> GatewayAdapter:
-    target = _ADAPTERS.get(name)
-    if target is None:
+def get_spec(name: str) -> GatewaySpec:
+    spec = _BY_NAME.get(name)
+    if spec is None:
         raise UnknownProvider(name)
-    module_name, attr = target.split(":")
-    adapter: GatewayAdapter = getattr(importlib.import_module(module_name), attr)
-    return adapter
+    return spec
+
+
+def get_adapter(name: str) -> GatewayAdapter:
+    return get_spec(name).adapter
+
+
+def display_rank(name: str) -> int:
+    """Position on the checkout page (unknown names last)."""
+    spec = _BY_NAME.get(name)
+    return SPECS.index(spec) if spec is not None else len(SPECS)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
 
 from app.adapters.base import Account
-from app.simulators.base import SIMULATED_PROVIDERS, SimulatorContext, build_simulator
-
-log = logging.getLogger("paybridge.sandbox")
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.registry import SPECS
+from app.services.catalogue.gateway_accounts import find_account_by_credential
 
 
 def mount_simulators(app: FastAPI, public_base_url: str) -> SimulatorContext:
@@ -20,8 +19,6 @@ def mount_simulators(app: FastAPI, public_base_url: str) -> SimulatorContext:
         return client
 
     async def find_account(provider: str, field: str, value: str) -> Account | None:
-        from app.services.catalogue.gateway_accounts import find_account_by_credential
-
         return await find_account_by_credential(app.state.container, provider, field, value)
 
     def clock() -> datetime:
@@ -34,11 +31,7 @@ def mount_simulators(app: FastAPI, public_base_url: str) -> SimulatorContext:
         clock=clock,
         base_url=f"{public_base_url}/sandbox",
     )
-    for provider in SIMULATED_PROVIDERS:
-        try:
-            router = build_simulator(provider, ctx)
-        except ImportError:
-            log.warning("no simulator for %s", provider)
-            continue
-        app.include_router(router, prefix=f"/sandbox/{provider}", tags=["sandbox"], include_in_schema=False)
+    for spec in SPECS:
+        router = spec.simulator(ctx)
+        app.include_router(router, prefix=f"/sandbox/{spec.name}", tags=["sandbox"], include_in_schema=False)
     return ctx

@@ -25,7 +25,8 @@ from app.adapters.base import (
     LineItem,
     Payer,
 )
-from app.simulators.base import SimulatorContext, build_simulator
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.registry import get_spec
 from tests.support import Clock, RoutingTransport
 
 SIM_ORIGIN = "http://sim.test"
@@ -104,7 +105,7 @@ class SimHarness:
             http=lambda: self.client, find_account=self._find, clock=clock, base_url=SIM_BASE
         )
         app = FastAPI()
-        app.include_router(build_simulator(provider, self.ctx), prefix=f"/sandbox/{provider}")
+        app.include_router(get_spec(provider).simulator(self.ctx), prefix=f"/sandbox/{provider}")
         self.transport.mount(SIM_ORIGIN, httpx.ASGITransport(app=app))
         self.transport.handle(MERCHANT_ORIGIN, self._receive)
 

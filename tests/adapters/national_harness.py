@@ -24,7 +24,8 @@ from app.adapters.base import (
     Notification,
     Payer,
 )
-from app.simulators.base import SimulatorContext, build_simulator
+from app.adapters.common.simulation import SimulatorContext
+from app.adapters.registry import get_spec
 from tests.support import Clock, RoutingTransport
 
 GATEWAY = "http://gateway.test"
@@ -55,7 +56,7 @@ class NationalHarness:
             http=lambda: self.http, find_account=self.find_account, clock=self.clock, base_url=SIM_BASE
         )
         app = FastAPI()
-        app.include_router(build_simulator(self.provider, self.ctx), prefix=f"/sandbox/{self.provider}")
+        app.include_router(get_spec(self.provider).simulator(self.ctx), prefix=f"/sandbox/{self.provider}")
         self.transport.mount(GATEWAY, httpx.ASGITransport(app=app))
         self.transport.handle(MERCHANT, self._receive)
 

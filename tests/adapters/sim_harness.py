@@ -17,7 +17,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 
 from app.adapters.base import Account, InboundRequest, Reply
-from app.simulators.base import SimulatorContext
+from app.adapters.common.simulation import SimulatorContext
 from tests.support import Clock, RoutingTransport
 
 SIM_ORIGIN = "http://gateway.test"

@@ -30,7 +30,7 @@ from app.adapters.base import (
     Outcome,
     RefundRequest,
 )
-from app.adapters.dvcqg import adapter, bill_block, lookup_ok, lookup_reply
+from app.adapters.dvcqg.adapter import adapter, bill_block, lookup_ok, lookup_reply
 from tests.adapters.national_harness import SIM_BASE, NationalHarness, checkout_request
 from tests.support import Clock
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.adapters import onepay
+import app.adapters.onepay.adapter as onepay
 from app.adapters.base import (
     Account,
     AckVerdict,
@@ -32,9 +32,9 @@ from app.adapters.base import (
     RefundRequest,
     RefundStatus,
 )
+from app.adapters.onepay.simulator import build_router
 from app.adapters.phpurl import php_query
 from app.adapters.registry import get_adapter
-from app.simulators.onepay import build_router
 from tests.adapters.sim_harness import SimHarness, make_account, to_response
 
 adapter = onepay.adapter

@@ -26,7 +26,7 @@ from app.adapters.base import (
     Outcome,
     Payer,
 )
-from app.adapters.paygov import adapter
+from app.adapters.paygov.adapter import adapter
 from tests.adapters.national_harness import SIM_BASE, NationalHarness, checkout_request
 from tests.support import Clock
 

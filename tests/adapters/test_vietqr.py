@@ -26,7 +26,7 @@ from app.adapters.base import (
     Outcome,
 )
 from app.adapters.emvco import crc16_ccitt_false, parse_tlv, parse_vietqr
-from app.adapters.vietqr import adapter, candidate_references, extract_reference
+from app.adapters.vietqr.adapter import adapter, candidate_references, extract_reference
 from tests.adapters.national_harness import SIM_BASE, NationalHarness, checkout_request
 from tests.support import Clock
 

@@ -9,21 +9,13 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from app.adapters.registry import PROVIDERS, get_spec
 from app.text import display_tree, format_vnd
 from app.vntime import VN_TZ
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "fonts"
 FONT = "DejaVu"
-PROVIDER_NAMES = {
-    "dvcqg": "Nền tảng thanh toán Cổng DVCQG",
-    "paygov": "PayGov (NAPAS)",
-    "vnpay": "VNPay",
-    "momo": "Ví MoMo",
-    "zalopay": "ZaloPay",
-    "onepay": "OnePay",
-    "vietqr": "Chuyển khoản VietQR",
-    "sandbox": "Cổng thử nghiệm (sandbox)",
-}
+PROVIDER_NAMES = {name: get_spec(name).receipt_name for name in PROVIDERS}
 
 
 def _date_line(issued_at: str) -> str:

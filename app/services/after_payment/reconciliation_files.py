@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from app.adapters.common.reconciliation import ColumnMapping
+from app.adapters.registry import SPECS
 from app.errors import PayloadTooLarge, ProblemError, ValidationFailed
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -21,45 +23,8 @@ class ReconciliationFileInvalid(ProblemError):
     status, code, title = 422, "reconciliation_file_invalid", "Malformed reconciliation file"
 
 
-@dataclass(frozen=True)
-class ColumnMapping:
-    """Which columns of a gateway's file hold what (headers compared case-insensitively)."""
-
-    amount: str
-    reference: str | None = None
-    transaction_id: str | None = None
-    # None: every row is a completed payment (a bank statement of credits).
-    status: str | None = None
-    success: frozenset[str] = field(default_factory=frozenset)
-    amount_divisor: int = 1  # VNPay and OnePay files carry amount × 100
-    # A regex whose first group is our reference inside the reference column (ZaloPay
-    # ``yymmdd_<ref>``, a bank transfer's description).
-    reference_pattern: str | None = None
-
-
-BUILT_IN: dict[str, ColumnMapping] = {
-    "sandbox": ColumnMapping("amount", "reference", "transaction_id", "status", frozenset({"success"})),
-    "vnpay": ColumnMapping(
-        "vnp_Amount", "vnp_TxnRef", "vnp_TransactionNo", "vnp_TransactionStatus", frozenset({"00"}), 100
-    ),
-    "onepay": ColumnMapping(
-        "vpc_Amount", "vpc_MerchTxnRef", "vpc_TransactionNo", "vpc_TxnResponseCode", frozenset({"0"}), 100
-    ),
-    "momo": ColumnMapping("amount", "orderId", "transId", "resultCode", frozenset({"0"})),
-    "zalopay": ColumnMapping(
-        "amount",
-        "app_trans_id",
-        "zp_trans_id",
-        "status",
-        frozenset({"1"}),
-        reference_pattern=r"^\d{6}_(\w+)$",
-    ),
-    "dvcqg": ColumnMapping("SoTien", "MaThamChieu", "MaGiaoDich", "TrangThaiGD", frozenset({"1"})),
-    "paygov": ColumnMapping("amount", "orderId", "transactionCode", "errorCode", frozenset({"00"})),
-    "vietqr": ColumnMapping(
-        "amount", "description", "bank_transaction_id", reference_pattern=r"(PB[0-9A-Z]{14})"
-    ),
-}
+# Each gateway's built-in layout, from its spec (app/adapters/<name>/__init__.py).
+BUILT_IN: dict[str, ColumnMapping] = {spec.name: spec.reconciliation for spec in SPECS}
 
 
 def mapping_for(provider: str, overrides: dict[str, Any] | None = None) -> ColumnMapping:

@@ -6,21 +6,19 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.adapters.registry import display_rank, get_spec
 from app.container import Container
 from app.errors import NotFound
 from app.models import Agency
 from app.services.access.auth import Principal
 from app.services.catalogue.gateway_accounts import adapter_for, nearest_accounts
 
-# The order the checkout page lists them in: national platforms first.
-DISPLAY_ORDER = ("dvcqg", "paygov", "vietqr", "vnpay", "momo", "zalopay", "onepay", "sandbox")
-
 
 def describe(provider: str) -> dict[str, Any]:
     adapter = adapter_for(provider)
     return {
         "provider": provider,
-        "display_name": adapter.display_name,
+        "display_name": get_spec(provider).display_name,
         "min_amount": adapter.min_amount,
         "max_amount": adapter.max_amount,
         "capabilities": sorted(c.value for c in adapter.capabilities),
@@ -30,7 +28,7 @@ def describe(provider: str) -> dict[str, Any]:
 async def providers_for_path(container: Container, agency_path: str) -> list[str]:
     async with container.db.session() as session:
         accounts = await nearest_accounts(session, agency_path)
-    return sorted(accounts, key=lambda p: DISPLAY_ORDER.index(p) if p in DISPLAY_ORDER else 99)
+    return sorted(accounts, key=display_rank)  # the registry's order: national platforms first
 
 
 async def usable_providers(
