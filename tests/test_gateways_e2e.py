@@ -93,7 +93,12 @@ async def test_pay_end_to_end_against_the_simulator(
 
     # The portal hears about it: one signed webhook, verifiable with the standardwebhooks library.
     received: list[httpx.Request] = []
-    outbound.handle("https://portal.example.gov.vn", lambda req: received.append(req) or httpx.Response(204))
+
+    def portal(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    outbound.handle("https://portal.example.gov.vn", portal)
     clock.now = datetime.now(UTC)  # the library checks the signature's timestamp against real time
     await dispatch_due(app.state.container)
     [hook] = received

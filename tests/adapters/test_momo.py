@@ -47,7 +47,7 @@ from tests.adapters.momo_zalo_harness import (
 from tests.support import Clock
 
 # vectors.json: provider "momo", operation "create_captureWallet" (copied, never read at run time).
-VECTOR = {
+VECTOR: dict[str, Any] = {
     "inputs": {
         "accessKey": "F8BBA842ECF85",
         "amount": "50000",

@@ -713,7 +713,7 @@ async def test_query_logical_rejection_and_unknown_status() -> None:
     ],
 )
 def test_parse_time_reads_exactly_fourteen_ascii_digits_in_gmt7(
-    raw: str, expected: tuple[int, ...] | None
+    raw: str, expected: tuple[int, int, int, int, int, int] | None
 ) -> None:
     from app.adapters.vnpay.adapter import parse_time
     from app.vntime import VN_TZ

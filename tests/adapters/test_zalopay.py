@@ -48,7 +48,7 @@ from tests.adapters.momo_zalo_harness import (
 from tests.support import Clock
 
 # vectors.json, provider "zalopay" (copied, never read at run time).
-CREATE_VECTOR = {
+CREATE_VECTOR: dict[str, Any] = {
     "inputs": {
         "app_id": 553,
         "app_trans_id": "200904_000234",
@@ -62,7 +62,7 @@ CREATE_VECTOR = {
     "hmac_input": "553|200904_000234|user123|10000|1599202366026|{}|[]",
     "mac": "7e95836a9feace32458f23416feea423172ef0a098f27a668a1e10788b5a6838",
 }
-CALLBACK_VECTOR = {
+CALLBACK_VECTOR: dict[str, Any] = {
     "data": '{"app_id":2553,"app_trans_id":"200904_2553_1598435687208","app_time":1599189392817,'
     '"app_user":"demo","amount":10000,"embed_data":"{\\"merchantinfo\\":\\"embeddata123\\",'
     '\\"promotioninfo\\":\\"\\"}","item":"[{\\"itemid\\":\\"knb\\",\\"itemname\\":\\"kim nguyen bao\\",'
