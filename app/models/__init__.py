@@ -2,7 +2,7 @@
 
 from app.models.base import Base
 from app.models.catalog import Agency, AgencyTarget, Bank, BeneficiaryAccount, RevenueType
-from app.models.clients import ApiKey, Client, ClientAgency
+from app.models.clients import ApiKey, Client, ClientAgency, ClientView
 from app.models.gateways import InboundCallback, ProviderAccount
 from app.models.jobs import Job
 from app.models.money import Receipt, ReceiptSeries, ReconciliationItem, ReconciliationRun, Refund
@@ -20,6 +20,7 @@ __all__ = [
     "BeneficiaryAccount",
     "Client",
     "ClientAgency",
+    "ClientView",
     "Event",
     "IdempotencyRecord",
     "InboundCallback",

@@ -51,6 +51,12 @@ class Agency(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    @property
+    def parent_code(self) -> str | None:
+        """The code of the agency above this one (from ``path``), None for a root."""
+        codes = [part for part in self.path.split("/") if part]
+        return codes[-2] if len(codes) > 1 else None
+
 
 class AgencyTarget(Base):
     """The online-payment-rate target of an agency for a year (inherited down the tree)."""

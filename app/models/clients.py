@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
@@ -48,3 +49,13 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the key is rotated out: it keeps working until then.
     expires_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """A client as operators see it (never its key or webhook secret): the client, the codes of the
+    agencies it acts for, and its API keys."""
+
+    client: Client
+    agency_codes: list[str]
+    keys: list[ApiKey]

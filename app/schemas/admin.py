@@ -7,9 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import AgencyTarget, ApiKey, BeneficiaryAccount
+from app.models import AgencyTarget, ApiKey, BeneficiaryAccount, ClientView
 from app.schemas import examples as ex
-from app.services.access import clients as client_service
 
 
 class ImportResult(BaseModel):
@@ -207,7 +206,7 @@ class ClientOut(BaseModel):
     updated_at: datetime = Field(description="When it last changed")
 
     @classmethod
-    def of(cls, view: client_service.ClientView) -> ClientOut:
+    def of(cls, view: ClientView) -> ClientOut:
         c = view.client
         return cls(
             id=c.id,

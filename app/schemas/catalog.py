@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import Agency, Bank, RevenueType
 from app.schemas import examples as ex
-from app.services.catalogue import agencies as agency_service
 
 
 class RevenueTypeOut(BaseModel):
@@ -101,7 +100,7 @@ class AgencyOut(BaseModel):
             code=agency.code,
             name=agency.name,
             level=agency.level,
-            parent_code=agency_service.parent_code_of(agency),
+            parent_code=agency.parent_code,
             path=agency.path,
             created_at=agency.created_at,
             updated_at=agency.updated_at,

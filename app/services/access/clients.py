@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import Agency, ApiKey, Client, ClientAgency
+from app.models import Agency, ApiKey, Client, ClientAgency, ClientView
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.security import hash_api_key, new_api_key, new_webhook_secret
 from app.services.catalogue.agencies import normalise_code
@@ -32,15 +32,6 @@ KEY_PREFIX_LEN = 12
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
-
-
-@dataclass(frozen=True)
-class ClientView:
-    """A client as operators see it: never its key or webhook secret."""
-
-    client: Client
-    agency_codes: list[str]
-    keys: list[ApiKey]
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,6 @@ def path_codes(path: str) -> list[str]:
     return [part for part in path.split("/") if part]
 
 
-def parent_code_of(agency: Agency) -> str | None:
-    codes = path_codes(agency.path)
-    return codes[-2] if len(codes) > 1 else None
-
-
 def normalise_code(code: str) -> str:
     return code.strip().upper()
 
