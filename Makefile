@@ -54,6 +54,7 @@ test: install
 lint: install
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/ruff format --check app tests bench migrations
+	$(BIN)/lint-imports --no-logo
 
 typecheck: install
 	$(BIN)/mypy

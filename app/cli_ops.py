@@ -140,7 +140,6 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 async def _create_client(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-
     container = make_container(settings)
     try:
         made = await create_client(
@@ -164,7 +163,6 @@ async def _create_client(args: argparse.Namespace, settings: Settings, out: Text
 
 
 async def _add_gateway_account(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-
     credentials = _pairs(args.credential, "--credential")
     gateway_settings = _pairs(args.setting, "--setting")
     container = make_container(settings)
@@ -185,7 +183,6 @@ async def _add_gateway_account(args: argparse.Namespace, settings: Settings, out
 
 
 async def _import_catalogue(args: argparse.Namespace, settings: Settings, out: TextIO) -> None:
-
     path: Path = args.file
     body = await asyncio.to_thread(path.read_bytes)
     content_type = "application/json" if path.suffix.lower() == ".json" else "text/csv"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
+from app.container import Container
+from app.db import Database
 from app.deps import AdminDep, ContainerDep
 from app.routes.admin_jobs import JOB_ACCEPTED, accepted
 from app.routes.catalog import Cursor, Limit
@@ -40,6 +43,7 @@ from app.services.catalogue import agencies as agency_service
 from app.services.catalogue import beneficiaries as beneficiary_service
 from app.services.catalogue import catalog as catalog_service
 from app.services.catalogue import imports
+from app.services.catalogue.imports import ImportRow
 from app.services.operations import jobs
 
 router = APIRouter(
@@ -70,6 +74,22 @@ _IMPORT_422: dict[int | str, dict[str, Any]] = {
 
 async def _upload(request: Request) -> tuple[bytes, str]:
     return await request.body(), request.headers.get("content-type", "")
+
+
+Importer = Callable[[Database, Sequence[ImportRow]], Awaitable[dict[str, int]]]
+
+
+async def _import(
+    request: Request, container: Container, kind: jobs.JobKind, run: Importer
+) -> ImportResult | Response:
+    """A catalogue import: the file is read and parsed here (a malformed file is refused at once);
+    the rows are written now, or by a job when asked for or when there are many."""
+    body, content_type = await _upload(request)
+    rows = imports.parse_import_file(body, content_type)
+    if jobs.run_as_job(request.headers.get("prefer"), rows=len(rows)):
+        params = {"content_type": content_type, "rows": len(rows)}
+        return accepted(await jobs.enqueue(container, kind, params=params, payload=body))
+    return ImportResult(**await run(container.db, rows))
 
 
 # ---------------------------------------------------------------------------- agencies
@@ -117,14 +137,7 @@ async def update_agency(code: AgencyCode, body: AgencyPatch, container: Containe
 async def import_agencies(request: Request, container: ContainerDep) -> ImportResult | Response:
     """Upsert agencies from CSV (code,name,level,parent_code) or JSON, all or nothing. With
     `Prefer: respond-async`, or past 2,000 rows: `202` and a job to follow."""
-    body, content_type = await _upload(request)
-    rows = imports.parse_import_file(body, content_type)
-    if jobs.run_as_job(request.headers.get("prefer"), rows=len(rows)):
-        params = {"content_type": content_type, "rows": len(rows)}
-        return accepted(
-            await jobs.enqueue(container, jobs.JobKind.agencies_import, params=params, payload=body)
-        )
-    return ImportResult(**await agency_service.import_agencies(container.db, rows))
+    return await _import(request, container, jobs.JobKind.agencies_import, agency_service.import_agencies)
 
 
 @router.put(
@@ -212,13 +225,8 @@ async def import_revenue_types(request: Request, container: ContainerDep) -> Imp
     """Write revenue-type periods from CSV (code,group_code,name,kind,chapter,valid_from,valid_to)
     or JSON, all or nothing; identical rows change nothing. With `Prefer: respond-async`, or past
     2,000 rows: `202` and a job to follow."""
-    body, content_type = await _upload(request)
-    rows = imports.parse_import_file(body, content_type)
-    if jobs.run_as_job(request.headers.get("prefer"), rows=len(rows)):
-        params = {"content_type": content_type, "rows": len(rows)}
-        kind = jobs.JobKind.revenue_types_import
-        return accepted(await jobs.enqueue(container, kind, params=params, payload=body))
-    return ImportResult(**await catalog_service.import_revenue_types(container.db, rows))
+    kind = jobs.JobKind.revenue_types_import
+    return await _import(request, container, kind, catalog_service.import_revenue_types)
 
 
 # ---------------------------------------------------------------------------- clients
