@@ -119,7 +119,6 @@ class BeneficiaryAccount(Base):
             "uq_beneficiary_accounts_default",
             "agency_id",
             unique=True,
-            sqlite_where=text("revenue_type_code IS NULL"),
             postgresql_where=text("revenue_type_code IS NULL"),
         ),
     )

@@ -40,7 +40,6 @@ class InboundCallback(Base):
             "ix_inbound_callbacks_review",
             "id",
             postgresql_where=text("needs_review"),
-            sqlite_where=text("needs_review"),
         ),
     )
 

@@ -33,9 +33,7 @@ class WebhookAttemptLog(Base):
     __tablename__ = "webhook_attempt_logs"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("webhook_deliveries.id"), index=True
-    )
+    delivery_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("webhook_deliveries.id"), index=True)
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_code: Mapped[int | None]
     latency_ms: Mapped[int | None]

@@ -36,7 +36,6 @@ class Payment(Base):
             "dossier_code",
             "bill_key",
             unique=True,
-            sqlite_where=text(_BLOCKING_SQL),
             postgresql_where=text(_BLOCKING_SQL),
         ),
         Index("ix_payments_client_created", "client_id", "created_at", "id"),

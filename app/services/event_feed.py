@@ -6,8 +6,7 @@ advance past it, and never see seq 10 committed a moment later. :func:`lock_even
 that gap: every transaction that appends an event for a client first takes a transaction-scoped
 advisory lock for that client, so appends for one client are serialised from the INSERT to the
 COMMIT and one client's seqs become visible in order (other clients are not held up; the feed
-filters by client, so a gap in the global sequence never matters). SQLite has a single writer
-(``BEGIN IMMEDIATE``), so there the order holds by construction.
+filters by client, so a gap in the global sequence never matters).
 """
 
 from __future__ import annotations
@@ -52,8 +51,7 @@ async def lock_event_stream(session: AsyncSession, client_id: str) -> None:
     Call it before the event row is inserted (``emit_event`` does). It is re-entrant within a
     transaction, and released by COMMIT or ROLLBACK.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": stream_lock_key(client_id)})
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": stream_lock_key(client_id)})
 
 
 async def list_events(container: Container, client_id: str, *, after: str | None, limit: int) -> FeedPage:

@@ -12,19 +12,12 @@ from typing import Any
 from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.states import EventType
 from app.ids import new_id
 from app.models import Client, Event, WebhookDelivery
 from app.services import event_feed
 
-EVENT_TYPES = (
-    "payment.succeeded",
-    "payment.expired",
-    "payment.cancelled",
-    "payment.refunded",
-    "payment.duplicate_paid",
-    "refund.succeeded",
-    "refund.failed",
-)
+EVENT_TYPES = tuple(EventType)
 
 
 async def emit_event(

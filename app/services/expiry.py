@@ -9,11 +9,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.container import Container
+from app.domain import transitions as T
+from app.domain.states import ATTEMPT_OPEN, AttemptStatus, PaymentStatus
 from app.models import Attempt, Payment
 from app.services.events import emit_event
 from app.services.payment_views import renderer
 from app.services.resolver import resolve_attempt
-from app.services.transitions import cas_attempt, cas_payment
+from app.stores.transitions import apply
 
 log = logging.getLogger("paybridge.expiry")
 
@@ -28,7 +30,7 @@ async def expire_due(container: Container) -> int:
     async with container.db.session() as session:
         stmt = (
             select(Payment.id)
-            .where(Payment.status == "pending", Payment.expires_at <= now)
+            .where(Payment.status == PaymentStatus.pending, Payment.expires_at <= now)
             .order_by(Payment.expires_at)
             .limit(BATCH)
         )
@@ -46,7 +48,7 @@ async def expire_payment(container: Container, payment_id: str) -> bool:
             (
                 await session.scalars(
                     select(Attempt.id).where(
-                        Attempt.payment_id == payment_id, Attempt.status.in_(("pending", "unknown"))
+                        Attempt.payment_id == payment_id, Attempt.status.in_(ATTEMPT_OPEN)
                     )
                 )
             ).all()
@@ -58,25 +60,23 @@ async def expire_payment(container: Container, payment_id: str) -> bool:
     async with container.db.transaction() as session:
         still_unknown = (
             await session.scalars(
-                select(Attempt.id).where(Attempt.payment_id == payment_id, Attempt.status == "unknown")
+                select(Attempt.id).where(
+                    Attempt.payment_id == payment_id, Attempt.status == AttemptStatus.unknown
+                )
             )
         ).all()
         if still_unknown and expires_at is not None and now < expires_at + GRACE_WHEN_UNREACHABLE:
             return False  # try again on a later pass
-        if not await cas_payment(session, payment_id, ("pending",), {"status": "expired", "updated_at": now}):
+        # Lock order: the payment (its compare-and-set locks the row), then its attempts.
+        if not await apply(session, T.EXPIRE, payment_id, now=now):
             return False  # paid (or cancelled) meanwhile
         for attempt_id in open_attempts:
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {"status": "expired", "completed_at": now, "updated_at": now},
-            )
+            await apply(session, T.ATTEMPT_EXPIRE, attempt_id, now=now)
         payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
         data = await renderer(container.settings.public_base_url)(session, payment_id)
         await emit_event(
             session,
-            type="payment.expired",
+            type=T.EXPIRE.event or "",
             client_id=payment.client_id,
             payment_id=payment_id,
             data=data,

@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.container import Container
 from app.errors import BadRequest, Conflict, ProblemError
@@ -101,9 +100,8 @@ async def _claim(
             "created_at": now,
             "expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
         }
-        insert = pg_insert if db.is_postgres else sqlite_insert
         stmt = (
-            insert(IdempotencyRecord)
+            pg_insert(IdempotencyRecord)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["client_id", "scope", "key"])
             .returning(IdempotencyRecord.id)

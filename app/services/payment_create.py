@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.domain.states import BLOCKING
 from app.errors import ProblemError, ValidationFailed
 from app.ids import new_id, new_token
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
-from app.models.payments import BLOCKING_STATUSES
 from app.schemas.payments import PaymentCreate
 from app.services import fast_create
 from app.services.attempts import (
@@ -81,7 +81,7 @@ async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bi
             Payment.agency_id == agency_id,
             Payment.dossier_code == dossier,
             Payment.bill_key == bill_key,
-            Payment.status.in_(BLOCKING_STATUSES),
+            Payment.status.in_(BLOCKING),
         )
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.domain import transitions as T
 from app.errors import Conflict, NotFound
 from app.models import Agency, Attempt, Payment
 from app.schemas.payments import OfflineCreate
@@ -27,7 +28,7 @@ from app.services.payment_views import (
     load_payment_resource,
     load_visible_payment_resource,
 )
-from app.services.transitions import cas_attempt, cas_payment
+from app.stores.transitions import apply
 
 
 class InvalidState(Conflict):
@@ -144,7 +145,7 @@ async def add_attempt(
         agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
         account = await resolve_account(session, agency.path, provider)
         attempt = open_attempt(session, payment, account, now)
-        await cas_payment(session, payment.id, ("pending",), {"provider": provider, "updated_at": now})
+        await apply(session, T.SWITCH_GATEWAY, payment.id, provider=provider, now=now)
     await start_checkout(container, attempt.id, client_ip=client_ip, locale=locale)
     async with container.db.session() as session:
         return await load_payment_resource(session, payment_id, container.settings.public_base_url)
@@ -154,33 +155,29 @@ async def _finish_pending(
     container: Container,
     principal: Principal,
     payment_id: str,
-    changes: dict[str, Any],
+    transition: T.Transition,
+    params: dict[str, Any],
     *,
-    event_type: str,
     refusal: str,
 ) -> dict[str, Any]:
-    """Compare-and-set a pending payment to ``changes``, stop its open attempts and emit
-    ``event_type`` with the new resource, in one transaction. Attempts in ``unknown`` stay for the
-    resolver: a late success is still accepted."""
+    """Apply ``transition`` to a pending payment (compare-and-set: it locks the payment row first),
+    stop its pending attempts and emit the transition's event with the new resource, in one
+    transaction. Attempts in ``unknown`` stay for the resolver: a late success is still accepted."""
     now = container.clock()
     async with container.db.transaction() as session:
         payment = await _scoped_payment(session, principal, payment_id)
-        if not await cas_payment(session, payment.id, ("pending",), {**changes, "updated_at": now}):
+        if not await apply(session, transition, payment.id, **params, now=now):
             current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
             raise InvalidState(f"The payment is {current}; only a pending payment {refusal}.")
         for attempt_id in (
             await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
         ).all():
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {"status": "cancelled", "completed_at": now, "updated_at": now},
-            )
+            await apply(session, T.ATTEMPT_STOP, attempt_id, now=now)
         data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
+        assert transition.event is not None
         await emit_event(
             session,
-            type=event_type,
+            type=transition.event,
             client_id=payment.client_id,
             payment_id=payment.id,
             data=data,
@@ -190,14 +187,7 @@ async def _finish_pending(
 
 
 async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
-    return await _finish_pending(
-        container,
-        principal,
-        payment_id,
-        {"status": "cancelled"},
-        event_type="payment.cancelled",
-        refusal="can be cancelled",
-    )
+    return await _finish_pending(container, principal, payment_id, T.CANCEL, {}, refusal="can be cancelled")
 
 
 async def record_offline(
@@ -210,7 +200,7 @@ async def record_offline(
         container,
         principal,
         payment_id,
-        {"status": "succeeded", "channel": "offline", "offline": offline, "paid_at": paid_at},
-        event_type="payment.succeeded",
+        T.PAY_OFFLINE,
+        {"offline": offline, "paid_at": paid_at},
         refusal="can be recorded as paid offline",
     )

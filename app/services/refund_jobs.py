@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.container import Container
 from app.ids import new_id, new_reference
@@ -29,8 +28,7 @@ async def _claim_due(container: Container, now: datetime) -> list[str]:
             .order_by(Refund.next_check_at)
             .limit(BATCH)
         )
-        if container.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True)
         ids = list((await session.scalars(stmt)).all())
         if ids:
             await session.execute(update(Refund).where(Refund.id.in_(ids)).values(next_check_at=now + LEASE))
@@ -86,9 +84,8 @@ async def _open_duplicate_refunds(container: Container) -> tuple[int, list[str]]
                 "created_at": now,
                 "updated_at": now,
             }
-            insert = pg_insert if container.db.is_postgres else sqlite_insert
             new = await session.scalar(
-                insert(Refund)
+                pg_insert(Refund)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["payment_id", "idempotency_key"])
                 .returning(Refund.id)

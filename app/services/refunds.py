@@ -2,8 +2,8 @@
 
 - T1 (one transaction, payment row locked): remaining = amount − refunded − reserved (refunds
   pending or unknown); a larger request is refused; the refund row is inserted ``pending``, which
-  reserves its amount. Concurrent requests queue on the payment's row lock (PostgreSQL) or the
-  write lock (SQLite), so their sum never exceeds what was paid.
+  reserves its amount. Concurrent requests queue on the payment's row lock, so their sum never
+  exceeds what was paid.
 - The gateway's refund API is called with no transaction open. Gateways without one
   (:class:`NotSupported`) get a ``manual`` refund that waits for an operator's confirmation.
 - T2 (one transaction): compare-and-set on the refund row; on success the payment's
@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import (
@@ -37,6 +37,8 @@ from app.adapters.base import (
     RefundStatus,
 )
 from app.container import Container
+from app.domain import transitions as T
+from app.domain.states import PAID, REFUND_OPEN
 from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id, new_reference
 from app.models import Agency, Attempt, Payment, ProviderAccount, Refund
@@ -47,11 +49,11 @@ from app.services.gateway_accounts import adapter_for, present
 from app.services.idempotency import Claim, StoredResponse, mark_resource, request_fingerprint, run_idempotent
 from app.services.payment_views import load_payment_resource
 from app.services.resolver import LEASE, next_check
-from app.services.transitions import PAYMENT_FINAL_PAID, cas_payment
+from app.stores.transitions import apply, lock_payment
 
 log = logging.getLogger("paybridge.refunds")
 
-OPEN = ("pending", "unknown")
+OPEN = REFUND_OPEN
 
 
 class RefundExceedsRemaining(ProblemError):
@@ -115,10 +117,9 @@ async def _resource(container: Container, refund_id: str) -> dict[str, Any]:
 
 
 async def _lock_payment(session: AsyncSession, container: Container, payment_id: str) -> Payment:
-    stmt = select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-    if container.db.is_postgres:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one()
+    payment = await lock_payment(session, payment_id)
+    assert payment is not None  # a refund's payment is never deleted
+    return payment
 
 
 async def reserved_amount(session: AsyncSession, payment_id: str) -> int:
@@ -152,7 +153,7 @@ async def _reserve(
         if path is None or not principal.covers(path):
             raise NotFound("No such payment.")
         payment = await _lock_payment(session, container, payment_id)
-        if payment.status not in PAYMENT_FINAL_PAID:
+        if payment.status not in PAID:
             raise RefundNotAllowed(f"Only a paid payment can be refunded; this one is {payment.status}.")
         if payment.succeeded_attempt_id is None:
             raise RefundNotAllowed("This payment was collected at the counter; refund it there.")
@@ -307,11 +308,7 @@ async def execute_refund(container: Container, refund_id: str, *, client_ip: str
 
 async def _to_manual(container: Container, refund_id: str) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(Refund)
-            .where(Refund.id == refund_id, Refund.status.in_(OPEN))
-            .values(method="manual", status="pending", next_check_at=None, updated_at=container.clock())
-        )
+        await apply(session, T.REFUND_TO_MANUAL, refund_id, now=container.clock())
 
 
 async def record_result(container: Container, refund_id: str, result: RefundResult) -> str:
@@ -324,19 +321,18 @@ async def record_result(container: Container, refund_id: str, result: RefundResu
             await finish(session, container, refund, result, now)
         else:
             checks = refund.check_count + 1
-            await session.execute(
-                update(Refund)
-                .where(Refund.id == refund_id, Refund.status.in_(OPEN))
-                .values(
-                    status=result.status.value,
-                    provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
-                    wire={**refund.wire, **result.wire},
-                    raw_response=result.raw or refund.raw_response,
-                    failure_message=result.message,
-                    check_count=checks,
-                    next_check_at=next_check(refund.created_at, checks, now),
-                    updated_at=now,
-                )
+            await apply(
+                session,
+                T.REFUND_STILL_OPEN,
+                refund_id,
+                status=result.status.value,
+                provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
+                wire={**refund.wire, **result.wire},
+                raw_response=result.raw or refund.raw_response,
+                failure_message=result.message,
+                check_count=checks,
+                next_check_at=next_check(refund.created_at, checks, now),
+                now=now,
             )
         return (await _load(session, refund_id))[0].status
 
@@ -352,25 +348,21 @@ async def finish(
 ) -> bool:
     """Move an open refund to succeeded/failed with its money and events (payment row already locked)."""
     succeeded = result.status is RefundStatus.succeeded
-    changed = await session.execute(
-        update(Refund)
-        .where(Refund.id == refund.id, Refund.status.in_(OPEN))
-        .values(
-            status="succeeded" if succeeded else "failed",
-            provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
-            wire={**refund.wire, **result.wire},
-            raw_response=result.raw or refund.raw_response,
-            failure_code=None if succeeded else result.code,
-            failure_message=None if succeeded else (result.message or "")[:500] or None,
-            operator_note=note if note is not None else refund.operator_note,
-            confirmed_at=now if note is not None else refund.confirmed_at,
-            next_check_at=None,
-            completed_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    transition = T.REFUND_SUCCEED if succeeded else T.REFUND_FAIL
+    changed = await apply(
+        session,
+        transition,
+        refund.id,
+        provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
+        wire={**refund.wire, **result.wire},
+        raw_response=result.raw or refund.raw_response,
+        failure_code=None if succeeded else result.code,
+        failure_message=None if succeeded else (result.message or "")[:500] or None,
+        operator_note=note if note is not None else refund.operator_note,
+        confirmed_at=now if note is not None else refund.confirmed_at,
+        now=now,
     )
-    if not changed.rowcount:  # type: ignore[attr-defined]
+    if not changed:
         return False  # someone else settled it first
     payment = (
         await session.execute(
@@ -381,22 +373,19 @@ async def finish(
     if succeeded and refund.origin == "client":
         total = payment.refunded_amount + refund.amount
         fully = total == payment.amount
-        moved = await cas_payment(
+        moved = await apply(
             session,
+            T.REFUND_ALL if fully else T.REFUND_PART,
             payment.id,
-            PAYMENT_FINAL_PAID,
-            {
-                "refunded_amount": Payment.refunded_amount + refund.amount,
-                "status": "refunded" if fully else "partially_refunded",
-                "updated_at": now,
-            },
+            refunded_amount=Payment.refunded_amount + refund.amount,
+            now=now,
         )
         if not moved:
             raise RuntimeError(f"payment {payment.id} is not in a refundable state")
     fresh_refund, fresh_payment = await _load(session, refund.id)
     await emit_event(
         session,
-        type="refund.succeeded" if succeeded else "refund.failed",
+        type=transition.event or "",
         client_id=fresh_refund.client_id,
         payment_id=fresh_payment.id,
         data=refund_resource(fresh_refund, fresh_payment),
@@ -406,7 +395,7 @@ async def finish(
         data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
         await emit_event(
             session,
-            type="payment.refunded",
+            type=T.REFUND_ALL.event or "",
             client_id=payment.client_id,
             payment_id=payment.id,
             data=data,

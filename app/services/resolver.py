@@ -56,8 +56,7 @@ async def _claim(container: Container, now: datetime) -> list[str]:
             .order_by(Attempt.next_check_at)
             .limit(BATCH)
         )
-        if container.db.is_postgres:
-            stmt = stmt.with_for_update(skip_locked=True)
+        stmt = stmt.with_for_update(skip_locked=True)
         ids = list((await session.scalars(stmt)).all())
         if ids:
             await session.execute(

@@ -1,0 +1,70 @@
+"""Compare-and-set statements built from the transition declarations, and the lock order.
+
+Every path that changes a payment and its attempts locks the **payment row first**, then the
+attempts (cancel, record-offline, expiry, callbacks, the resolver, refunds): two such paths never
+wait for each other in a cycle. :func:`lock_payment_of_attempt` is how a path that starts from an
+attempt (a gateway's verdict) takes the payment's lock before it touches the attempt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, Update, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.transitions import Entity, Transition
+from app.models import Attempt, Payment, Refund
+
+MODELS: dict[Entity, type[Payment] | type[Attempt] | type[Refund]] = {
+    "payment": Payment,
+    "attempt": Attempt,
+    "refund": Refund,
+}
+
+
+def statement(t: Transition, row_id: str, params: dict[str, Any]) -> Update:
+    """``UPDATE <entity> SET <declared columns> WHERE id = :id AND status IN (<from-states>)``."""
+    model = MODELS[t.entity]
+    return (
+        update(model)
+        .where(model.id == row_id, model.status.in_(t.from_states))
+        .values(t.values(params))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def apply(session: AsyncSession, t: Transition, row_id: str, **params: Any) -> bool:
+    """Apply ``t`` to one row in the caller's transaction; False: its guard did not hold."""
+    result = await session.execute(statement(t, row_id, params))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def apply_returning(
+    session: AsyncSession,
+    t: Transition,
+    row_id: str,
+    returning: tuple[Any, ...],
+    **params: Any,
+) -> Row[Any] | None:
+    """:func:`apply`, answering ``returning`` of the changed row (None: unchanged)."""
+    result = await session.execute(statement(t, row_id, params).returning(*returning))
+    return result.first()
+
+
+async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None:
+    """Lock the payment row (first in the lock order) and read it fresh."""
+    stmt = (
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_payment_of_attempt(session: AsyncSession, attempt_id: str) -> Any:
+    """Lock the payment of an attempt before the attempt is touched: (id, status, client_id)."""
+    owner = select(Attempt.payment_id).where(Attempt.id == attempt_id).scalar_subquery()
+    stmt = select(Payment.id, Payment.status, Payment.client_id).where(Payment.id == owner).with_for_update()
+    return (await session.execute(stmt)).first()
