@@ -35,6 +35,7 @@ from app.services.events import emit_event
 from app.services.gateway_accounts import adapter_for, present
 from app.services.payment_views import renderer
 from app.services.transitions import Applied, GatewayFact, apply_outcome
+from app.stores import retry_transient
 
 log = logging.getLogger("paybridge.callbacks")
 
@@ -176,7 +177,11 @@ async def after_store(
     def acknowledge(verdict: AckVerdict) -> Reply:
         return adapter.acknowledge(account, parsed if parsed.verified else None, verdict)
 
-    verdict, applied, reply = await _process(container, provider, account_id, callback_id, note, acknowledge)
+    # A deadlock or serialization failure rolls the whole transaction back: run it again (never a
+    # 500 where the gateway expects its own acknowledgement).
+    verdict, applied, reply = await retry_transient(
+        lambda: _process(container, provider, account_id, callback_id, note, acknowledge)
+    )
     log_processed(container, provider, verdict, applied, note)
     return reply
 

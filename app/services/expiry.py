@@ -4,7 +4,7 @@ attempt, since a citizen may have paid a second before the deadline."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from app.models import Attempt, Payment
 from app.services.events import emit_event
 from app.services.payment_views import renderer
 from app.services.resolver import resolve_attempt
+from app.stores import retry_transient
 from app.stores.transitions import apply
 
 log = logging.getLogger("paybridge.expiry")
@@ -56,6 +57,12 @@ async def expire_payment(container: Container, payment_id: str) -> bool:
         expires_at = await session.scalar(select(Payment.expires_at).where(Payment.id == payment_id))
     for attempt_id in open_attempts:
         await resolve_attempt(container, attempt_id)
+    return await retry_transient(lambda: _expire(container, payment_id, open_attempts, expires_at))
+
+
+async def _expire(
+    container: Container, payment_id: str, open_attempts: list[str], expires_at: datetime | None
+) -> bool:
     now = container.clock()
     async with container.db.transaction() as session:
         still_unknown = (

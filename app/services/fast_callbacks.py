@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -38,16 +38,18 @@ import orjson
 from app.adapters.base import AckVerdict, InboundRequest, Notification, Outcome, Reply
 from app.container import Container
 from app.db import Database
+from app.domain import transitions as T
 from app.ids import new_id
 from app.models import ProviderAccount
 from app.services import callbacks, payment_reads
 from app.services.event_feed import stream_lock_key
+from app.stores.transitions import render_guard, render_set
 
 log = logging.getLogger("paybridge.callbacks")
 
 MAX_CACHED_ACCOUNTS = 1_000
-# The attempt statuses a verified success may move from (transitions._apply_success).
-_SUCCESS_FROM = ("pending", "unknown", "failed", "expired", "cancelled")
+_SUCCESS_FROM = T.ATTEMPT_SUCCEED.from_states
+_PAID_FROM = T.PAY_ONLINE.from_states
 
 _FINGERPRINT = f"md5(ROW(p.*)::text || ({payment_reads.ATTEMPTS_ARRAY})::text)"
 
@@ -81,9 +83,14 @@ _RESOURCE_AT = 8  # where payment_reads' columns start in a row of _STORE_AND_RE
 # $9 callback ids, $10 references, $11 amounts, $12 reply statuses, $13 reply bodies,
 # $14 processed_at; $15 the client's event-stream lock key. A batch never holds two callbacks
 # for one attempt or one payment. (``= ANY($n)`` beside each join on the input: the planner cannot
-# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans. And
-# ``status || ''``: the same condition, but one no status index can serve, so that a stale
-# estimate never prefers scanning every pending payment to the primary key.)
+# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans.)
+# The SET lists, from-states and event type are rendered from the declarations
+# ``T.ATTEMPT_SUCCEED`` and ``T.PAY_ONLINE``.
+# Lock order: ``chk`` locks each payment row (FOR NO KEY UPDATE, as an UPDATE would) before its
+# attempt can be updated — an attempt row passes ``att``'s WHERE only once ``chk`` has produced
+# (and locked) its payment — the order cancel, record-offline and expiry take too.
+_ATTEMPT_PARAMS = {"paid_at": "i.paid_at", "now": "i.now", "provider_transaction_id": "i.transaction_id"}
+_PAYMENT_PARAMS = {"attempt_id": "i.attempt_id", "paid_at": "i.paid_at", "now": "i.now"}
 _APPLY_SUCCESSES = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
@@ -94,27 +101,24 @@ WITH input AS (
 ), chk AS (
     SELECT i.attempt_id FROM input i JOIN payments p ON p.id = i.payment_id
     WHERE p.id = ANY($2::text[]) AND {_FINGERPRINT} = i.fingerprint
+    FOR NO KEY UPDATE OF p
 ), att AS (
-    UPDATE attempts t SET status = 'succeeded', completed_at = i.paid_at, updated_at = i.now,
-                          next_check_at = NULL, failure_code = NULL, failure_message = NULL,
-                          provider_transaction_id = COALESCE(i.transaction_id, t.provider_transaction_id)
+    UPDATE attempts t SET {render_set(T.ATTEMPT_SUCCEED, "t", _ATTEMPT_PARAMS)}
     FROM input i
-    WHERE t.id = ANY($1::text[]) AND t.id = i.attempt_id
-      AND t.status || '' IN ('pending', 'unknown', 'failed', 'expired', 'cancelled')
+    WHERE t.id = ANY($1::text[]) AND t.id = i.attempt_id AND {render_guard(T.ATTEMPT_SUCCEED, "t")}
       AND i.attempt_id IN (SELECT attempt_id FROM chk)
     RETURNING t.id
 ), pay AS (
-    UPDATE payments p SET status = 'succeeded', succeeded_attempt_id = i.attempt_id, channel = 'online',
-                          paid_at = i.paid_at, updated_at = i.now
+    UPDATE payments p SET {render_set(T.PAY_ONLINE, "p", _PAYMENT_PARAMS)}
     FROM input i
-    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND p.status || '' = 'pending'
+    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND {render_guard(T.PAY_ONLINE, "p")}
       AND i.attempt_id IN (SELECT id FROM att)
     RETURNING p.id, p.client_id, i.attempt_id
 ), lk AS (
     SELECT pg_advisory_xact_lock($15) AS locked WHERE EXISTS (SELECT 1 FROM pay)
 ), ev AS (
     INSERT INTO events (id, type, client_id, payment_id, data, created_at)
-    SELECT i.event_id, 'payment.succeeded', pay.client_id, pay.id, i.data::jsonb, i.now
+    SELECT i.event_id, '{T.PAY_ONLINE.event}', pay.client_id, pay.id, i.data::jsonb, i.now
     FROM pay JOIN input i ON i.attempt_id = pay.attempt_id CROSS JOIN lk
     RETURNING id, client_id, created_at
 ), outbox AS (
@@ -245,31 +249,19 @@ async def _apply_success(
     ):
         return None
     rows = payment_reads.rows_from_record(record, _RESOURCE_AT)
-    if rows.payment.status != "pending":
+    if rows.payment.status not in _PAID_FROM:
         return None
     now = container.clock()
     paid_at = note.paid_at or now
     transaction_id = note.provider_transaction_id or None
-    # The resource as it will read once the transition commits (what the ORM path renders).
-    rows.payment = replace(
-        rows.payment,
-        status="succeeded",
-        succeeded_attempt_id=attempt_id,
-        channel="online",
-        paid_at=paid_at.astimezone(UTC),
-        updated_at=now.astimezone(UTC),
+    # The resource as it reads once the statement commits: the declared transitions applied to
+    # the rows as read (the statement changes nothing unless they are still exactly so).
+    paid = T.PAY_ONLINE.values({"attempt_id": attempt_id, "paid_at": paid_at, "now": now})
+    won = T.ATTEMPT_SUCCEED.values(
+        {"paid_at": paid_at, "now": now, "provider_transaction_id": transaction_id}
     )
-    rows.attempts = [
-        replace(
-            a,
-            status="succeeded",
-            failure_code=None,
-            provider_transaction_id=transaction_id or a.provider_transaction_id,
-        )
-        if a.id == attempt_id
-        else a
-        for a in rows.attempts
-    ]
+    rows.payment = _applied(rows.payment, paid)
+    rows.attempts = [_applied(a, won) if a.id == attempt_id else a for a in rows.attempts]
     data = rows.render(container.settings.public_base_url)
     reply = loaded.adapter.acknowledge(loaded.account, note, AckVerdict.accepted)
     stored = callbacks.reply_values(container, reply)
@@ -294,6 +286,18 @@ async def _apply_success(
         return None
     callbacks.log_processed(container, provider, AckVerdict.accepted, "succeeded", note)
     return reply
+
+
+_R = TypeVar("_R", payment_reads.PaymentRow, payment_reads.AttemptRow)
+
+
+def _applied(row: _R, values: dict[str, Any]) -> _R:
+    """``row`` with the columns it holds set to ``values`` (timestamps in UTC, as read back)."""
+    held = {f.name for f in fields(row)}
+    changes: dict[str, Any] = {
+        k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in values.items() if k in held
+    }
+    return replace(row, **changes)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from app.services.payment_views import (
     load_payment_resource,
     load_visible_payment_resource,
 )
+from app.stores import retry_transient
 from app.stores.transitions import apply
 
 
@@ -163,6 +164,20 @@ async def _finish_pending(
     """Apply ``transition`` to a pending payment (compare-and-set: it locks the payment row first),
     stop its pending attempts and emit the transition's event with the new resource, in one
     transaction. Attempts in ``unknown`` stay for the resolver: a late success is still accepted."""
+    return await retry_transient(
+        lambda: _finish_pending_once(container, principal, payment_id, transition, params, refusal=refusal)
+    )
+
+
+async def _finish_pending_once(
+    container: Container,
+    principal: Principal,
+    payment_id: str,
+    transition: T.Transition,
+    params: dict[str, Any],
+    *,
+    refusal: str,
+) -> dict[str, Any]:
     now = container.clock()
     async with container.db.transaction() as session:
         payment = await _scoped_payment(session, principal, payment_id)

@@ -21,6 +21,7 @@ from app.services.attempts import attempt_ref
 from app.services.gateway_accounts import adapter_for, present
 from app.services.payment_views import renderer
 from app.services.transitions import Applied, GatewayFact, apply_outcome
+from app.stores import retry_transient
 
 log = logging.getLogger("paybridge.resolver")
 
@@ -109,10 +110,14 @@ async def resolve_attempt(container: Container, attempt_id: str) -> Applied | No
         message=result.message,
         paid_at=result.paid_at,
     )
-    async with container.db.transaction() as session:
-        applied = await apply_outcome(
-            session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
-        )
+
+    async def apply_it() -> Applied:
+        async with container.db.transaction() as session:
+            return await apply_outcome(
+                session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
+            )
+
+    applied = await retry_transient(apply_it)
     if result.outcome in (Outcome.pending, Outcome.unknown):
         await _reschedule(container, attempt, now)
     return applied

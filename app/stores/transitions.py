@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Row, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.transitions import Entity, Transition
+from app.domain.transitions import Entity, Param, Transition
 from app.models import Attempt, Payment, Refund
 
 MODELS: dict[Entity, type[Payment] | type[Attempt] | type[Refund]] = {
@@ -68,3 +68,50 @@ async def lock_payment_of_attempt(session: AsyncSession, attempt_id: str) -> Any
     owner = select(Attempt.payment_id).where(Attempt.id == attempt_id).scalar_subquery()
     stmt = select(Payment.id, Payment.status, Payment.client_id).where(Payment.id == owner).with_for_update()
     return (await session.execute(stmt)).first()
+
+
+# --- Rendering a declaration into hand-tuned SQL (the IPN group commit's CTEs) ------------------
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQL literal for {value!r}")
+
+
+def _column(t: Transition, attribute: str) -> str:
+    model = MODELS[t.entity]
+    name: str = model.__mapper__.attrs[attribute].columns[0].name
+    return name
+
+
+def render_set(t: Transition, alias: str, params: dict[str, str]) -> str:
+    """``t``'s SET list as SQL, each parameter replaced by the SQL expression ``params`` names for
+    it (e.g. a column of an ``unnest`` input); ``keep_if_none`` parameters become ``COALESCE``."""
+    if set(params) != t.params:
+        raise TypeError(f"{t.name}: parameters {sorted(t.params)}, rendered {sorted(params)}")
+    parts = []
+    for attribute, value in t.sets.items():
+        column = _column(t, attribute)
+        if isinstance(value, Param):
+            expr = params[value.name]
+            if value.keep_if_none:
+                expr = f"COALESCE({expr}, {alias}.{column})"
+        else:
+            expr = _literal(value)
+        parts.append(f"{column} = {expr}")
+    return ", ".join(parts)
+
+
+def render_guard(t: Transition, alias: str) -> str:
+    """``t``'s from-states as a condition on ``alias.status``. (``status || ''``: the same
+    condition, but one no status index can serve, so that a stale estimate never prefers
+    scanning every row of a status to the primary key.)"""
+    states = ", ".join(_literal(str(s)) for s in t.from_states)
+    return f"{alias}.status || '' IN ({states})"
