@@ -13,6 +13,7 @@ import asyncio
 import random
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import pytest
@@ -152,3 +153,76 @@ async def test_ipns_racing_cancel_offline_and_expiry_never_deadlock(
     assert all(s < 500 for s in statuses)
     assert len(statuses) == 2 * ROUNDS * PER_ROUND
     print("race outcomes:", outcomes)
+
+
+async def _holding_the_payment_lock(
+    app: FastAPI, payment_id: str, attempt_id: str, rival: Any
+) -> tuple[bool, Any]:
+    """Lock the payment row as cancel/offline/expiry do (first), let ``rival`` run meanwhile, then
+    try the attempt's lock as they would next. True: the attempt was free, i.e. the rival waits
+    for the payment before it touches the attempt (the one lock order); then the rival finishes."""
+    pool = await app.state.container.db.raw()
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await conn.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", payment_id)
+        task = asyncio.create_task(rival())
+        await asyncio.sleep(0.3)  # the rival runs until it blocks on a lock we hold
+        try:
+            await conn.execute("SELECT 1 FROM attempts WHERE id = $1 FOR UPDATE NOWAIT", attempt_id)
+            attempt_free = True
+        except asyncpg.LockNotAvailableError:
+            attempt_free = False
+        await tx.rollback()
+    return attempt_free, await task
+
+
+async def test_a_success_ipn_takes_the_payment_lock_before_the_attempt(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    """The IPN's one-statement path (a pending payment)."""
+    merchant, secret = await _secret(app, world.sandbox_account_id)
+    p = (await create(client, world, provider="sandbox")).json()
+    attempt_free, reply = await _holding_the_payment_lock(
+        app, p["id"], p["attempts"][0]["id"], lambda: _send_ipn(client, world, merchant, secret, p)
+    )
+    assert attempt_free
+    assert reply.status_code == 200 and orjson.loads(reply.content)["verdict"] == "accepted"
+    assert (await _state(app, p["id"]))["events"] == ["payment.succeeded"]
+
+
+async def test_a_late_success_ipn_takes_the_payment_lock_before_the_attempt(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    """The general path (a cancelled payment: the late success is accepted and flagged)."""
+    merchant, secret = await _secret(app, world.sandbox_account_id)
+    p = (await create(client, world, provider="sandbox")).json()
+    assert (await client.post(f"/v1/payments/{p['id']}/cancel", headers=world.headers)).status_code == 200
+    attempt_free, reply = await _holding_the_payment_lock(
+        app, p["id"], p["attempts"][0]["id"], lambda: _send_ipn(client, world, merchant, secret, p)
+    )
+    assert attempt_free
+    assert reply.status_code == 200 and orjson.loads(reply.content)["verdict"] == "accepted"
+    state = await _state(app, p["id"])
+    assert state["events"] == ["payment.cancelled", "payment.succeeded"]
+    assert state["attempt"] == ("succeeded", True, False)
+
+
+async def _send_ipn(
+    client: httpx.AsyncClient, world: World, merchant: str, secret: str, p: dict[str, Any]
+) -> httpx.Response:
+    raw = orjson.dumps(
+        {
+            "merchant_id": merchant,
+            "reference": p["attempts"][-1]["reference"],
+            "amount": p["amount"],
+            "status": "success",
+            "transaction_id": f"T-{p['id']}",
+            "paid_at": "2026-11-21T10:01:02+07:00",
+        }
+    )
+    return await client.post(
+        f"/v1/callbacks/sandbox/{world.sandbox_account_id}",
+        content=raw,
+        headers={"Content-Type": "application/json", "X-Sandbox-Signature": sign(secret, raw.decode())},
+    )
