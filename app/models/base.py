@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, MetaData, TypeDecorator
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, MetaData, String, TypeDecorator, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +41,43 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 JSONType = JSONB()
 BigIntPK = BigInteger()
+
+# Database-side defaults: every column with a default has it in the database too, so that no
+# insert — ORM, Core or hand-written — can miss a column.
+NOW = text("now()")
+EMPTY_OBJECT = text("'{}'::jsonb")
+EMPTY_LIST = text("'[]'::jsonb")
+EMPTY_BYTES = text("''::bytea")
+
+
+class StrEnumType(TypeDecorator[StrEnum]):
+    """A ``StrEnum`` stored as VARCHAR (its values kept to the enum by :func:`enum_check`)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
+
+
+def enum_column(enum: type[StrEnum], length: int, default: StrEnum | None = None) -> Any:
+    """A status column: the enum in Python, VARCHAR in the database, the default on both sides."""
+    if default is None:
+        return mapped_column(StrEnumType(enum, length))
+    return mapped_column(StrEnumType(enum, length), default=default, server_default=default.value)
+
+
+def enum_check(column: str, enum: type[StrEnum]) -> CheckConstraint:
+    """``CHECK (column IN (<the enum's values>))``, named ``ck_<table>_<column>`` (a NULL passes)."""
+    values = ", ".join("'" + member.value.replace("'", "''") + "'" for member in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
 
 
 def utcnow() -> datetime:
