@@ -90,3 +90,27 @@ async def test_an_insert_of_only_the_required_columns_gets_the_defaults(
         "FROM payments WHERE id = 'pay_bare'"
     )
     assert tuple(bare) == ("pending", "VND", {}, False, 0, True)
+
+
+def test_a_statement_that_misses_a_required_column_fails_when_built() -> None:
+    """The create statement names only the columns it has values for (the database fills the
+    rest); one that forgot a column the database cannot fill fails at import, never as a 500."""
+    from app.models import Payment
+    from app.stores.sql import insert_select, required_columns
+
+    assert required_columns(Payment) == {
+        "id",
+        "client_id",
+        "agency_id",
+        "dossier_code",
+        "bill_key",
+        "payer",
+        "amount",
+        "checkout_token",
+        "expires_at",
+    }
+    values = {key: f":{key}" for key in required_columns(Payment)}
+    assert insert_select(Payment, values).startswith("INSERT INTO payments (")
+    del values["checkout_token"]
+    with pytest.raises(TypeError, match="checkout_token"):
+        insert_select(Payment, values)

@@ -31,6 +31,7 @@ from app.ids import new_id, new_reference
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.services.catalog import resolve_beneficiaries
 from app.services.gateway_accounts import adapter_for, present
+from app.services.payment_reads import AttemptRow, PaymentRow
 from app.stores.transitions import apply
 
 log = logging.getLogger("paybridge.attempts")
@@ -48,7 +49,9 @@ def attempt_ref(attempt: Attempt) -> AttemptRef:
     )
 
 
-def new_attempt_values(payment: Payment, account: ProviderAccount, now: datetime) -> dict[str, Any]:
+def new_attempt_values(
+    payment: Payment | PaymentRow, account: ProviderAccount, now: datetime
+) -> dict[str, Any]:
     """The columns of a new pending attempt for ``payment`` at ``account`` (no checkout yet)."""
     adapter = adapter_for(account.provider)
     return {
@@ -111,8 +114,8 @@ def _beneficiary(row: BeneficiaryAccount) -> Beneficiary:
 
 
 def build_checkout_request(
-    attempt: Attempt,
-    payment: Payment,
+    attempt: Attempt | AttemptRow,
+    payment: Payment | PaymentRow,
     agency: Agency,
     items: Sequence[LineItem],
     resolved: Mapping[str | None, BeneficiaryAccount],

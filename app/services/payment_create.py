@@ -8,8 +8,6 @@ SQLite) is answered here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 import orjson
 from sqlalchemy import insert, select
@@ -19,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.container import Container
 from app.domain.states import BLOCKING
 from app.errors import ProblemError, ValidationFailed
-from app.ids import new_id, new_token
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.schemas.payments import PaymentCreate
 from app.services import fast_create
@@ -130,27 +127,7 @@ async def _insert_payment(
             beneficiaries = await resolve_beneficiaries(
                 session, agency, [item.revenue_type_code for item in body.items]
             )
-        values: dict[str, Any] = {
-            "id": new_id("pay"),
-            "client_id": principal.client_id,
-            "agency_id": agency.id,
-            "dossier_code": body.dossier_code,
-            "bill_code": body.bill_code,
-            "bill_key": bill_key,
-            "procedure_code": body.procedure_code,
-            "description": body.description,
-            "payer": body.payer.model_dump(),
-            "amount": body.total,
-            "currency": "VND",
-            "status": "pending",
-            "provider": body.provider,
-            "return_url": body.return_url,
-            "metadata_": body.metadata,
-            "checkout_token": new_token(24),
-            "expires_at": now + timedelta(seconds=body.expires_in_seconds),
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = fast_create.new_payment_values(principal, agency.id, body, now)
         agency_id = agency.id
         try:
             # RETURNING: the row exactly as stored (JSONB key order, UTC timestamps), so that the

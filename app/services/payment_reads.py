@@ -16,7 +16,7 @@ transaction are seen).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,11 @@ class PaymentRow:
     client_id: str
     succeeded_attempt_id: str | None
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> PaymentRow:
+        """From a payment's column values by attribute name (extra ones ignored)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
+
 
 @dataclass(slots=True)
 class ItemRow:
@@ -75,6 +80,11 @@ class AttemptRow:
     created_at: datetime
     amount: int
     provider_account_id: str | None
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> AttemptRow:
+        """From an attempt's column values by attribute name (extra ones ignored)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 @dataclass(slots=True)
