@@ -20,9 +20,9 @@ from sqlalchemy import func, select, update
 from app.adapters.sandbox import sign
 from app.models import Attempt, Event, InboundCallback, Payment, ProviderAccount, WebhookDelivery
 from app.services import callbacks, fast_callbacks
-from app.services.payment_views import orm_visible_payment_resource
 from tests.conftest import BASE_URL
 from tests.factories import World, create, make_world
+from tests.payment_oracle import orm_visible_payment_resource
 
 
 @pytest.fixture

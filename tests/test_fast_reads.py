@@ -1,7 +1,7 @@
-"""The payment resource read in one statement (``payment_reads``, PostgreSQL) against the ORM
-implementation it replaces: same bytes for every shape of payment, same scope check, and inside a
-transaction the same view of that transaction's uncommitted writes. On SQLite the fast path is
-absent and the same assertions hold for the ORM path."""
+"""The payment resource read in one statement (``app.stores.payments``) against an independent
+ORM reading (``tests.payment_oracle``) and known answers: same bytes for every shape of payment,
+same scope check, and inside a transaction the same view of that transaction's uncommitted
+writes."""
 
 from __future__ import annotations
 
@@ -13,14 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.models import Attempt, Payment
-from app.services import payment_reads
-from app.services.payment_views import (
-    load_payment_resource,
-    load_visible_payment_resource,
-    orm_visible_payment_resource,
-)
+from app.services.payment_views import load_payment_resource, load_visible_payment_resource, payment_resource
+from app.stores.payments import fetch_rows
 from tests.conftest import BASE_URL
 from tests.factories import World, create, make_client, make_world, pay_in_sandbox
+from tests.payment_oracle import orm_visible_payment_resource
 
 
 async def _world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> World:
@@ -116,9 +113,9 @@ async def test_raw_rows_render_like_the_orm(
             via_session = await load_payment_resource(session, payment_id, BASE_URL)
         assert orjson.dumps(via_session) == orjson.dumps(expected)
         if pool is not None:
-            rows = await payment_reads.fetch_rows(pool, payment_id)
+            rows = await fetch_rows(pool, payment_id)
             assert rows is not None
-            assert orjson.dumps(rows.render(BASE_URL)) == orjson.dumps(expected)
+            assert orjson.dumps(payment_resource(rows, BASE_URL)) == orjson.dumps(expected)
 
 
 async def test_other_clients_payment_and_unknown_id_are_not_found(

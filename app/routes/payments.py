@@ -13,8 +13,9 @@ from app.deps import ContainerDep, CurrentClient, container_of
 from app.errors import NotFound
 from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import AttemptCreate, OfflineCreate, PaymentCreate, PaymentList, PaymentOut
-from app.services import payment_reads
+from app.services import payment_views
 from app.services import payments as service
+from app.stores import pool_of
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -106,17 +107,13 @@ async def get_payment(payment_id: str, principal: CurrentClient, request: Reques
     """One payment with its line items and attempts."""
     container = container_of(request)  # no dependency to solve on a hot route
     # Serialised once with orjson (the resource already has PaymentOut's shape; see the schema).
-    pool = await container.db.raw()
-    if pool is None:
-        resource = await service.get_payment(container, principal, payment_id)
-    else:
-        # PostgreSQL: one statement on the raw pool (same rendering code, same bytes).
-        found = await payment_reads.visible_resource(
-            pool, payment_id, container.settings.public_base_url, principal.covers
-        )
-        if found is None:
-            raise NotFound("No such payment.")
-        resource = found
+    # One statement on the raw pool.
+    found = await payment_views.visible_resource(
+        await pool_of(container.db), payment_id, container.settings.public_base_url, principal.covers
+    )
+    if found is None:
+        raise NotFound("No such payment.")
+    resource = found
     return Response(orjson.dumps(resource), media_type="application/json")
 
 

@@ -31,7 +31,7 @@ from app.ids import new_id, new_reference
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.services.catalog import resolve_beneficiaries
 from app.services.gateway_accounts import adapter_for, present
-from app.services.payment_reads import AttemptRow, PaymentRow
+from app.stores.payments import AttemptRow, PaymentRow
 from app.stores.transitions import apply
 
 log = logging.getLogger("paybridge.attempts")

@@ -4,7 +4,7 @@ a pending attempt of a pending payment).
 1. One autocommit statement stores the raw callback (committed before anything acts on it) and,
    in the same round trip, reads the gateway account it names and — by the reference the
    request carries — the attempt, its payment and everything the payment resource is rendered
-   from (``payment_reads``). The reference is known before this statement because the request
+   from (``app.stores.payments``). The reference is known before this statement because the request
    was parsed first with the account's cached credentials: parsing is pure (it verifies and
    reads; nothing is acted upon until the raw row is committed). The cache holds the decrypted
    account keyed by its ciphertext and settings, and the statement returns the account's current
@@ -41,8 +41,10 @@ from app.db import Database
 from app.domain import transitions as T
 from app.ids import new_id
 from app.models import ProviderAccount
-from app.services import callbacks, payment_reads
+from app.services import callbacks
 from app.services.event_feed import stream_lock_key
+from app.services.payment_views import payment_resource
+from app.stores import payments as payment_reads
 from app.stores.transitions import render_guard, render_set
 
 log = logging.getLogger("paybridge.callbacks")
@@ -262,7 +264,7 @@ async def _apply_success(
     )
     rows.payment = _applied(rows.payment, paid)
     rows.attempts = [_applied(a, won) if a.id == attempt_id else a for a in rows.attempts]
-    data = rows.render(container.settings.public_base_url)
+    data = payment_resource(rows, container.settings.public_base_url)
     reply = loaded.adapter.acknowledge(loaded.account, note, AckVerdict.accepted)
     stored = callbacks.reply_values(container, reply)
     success = _Success(

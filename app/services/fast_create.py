@@ -43,7 +43,8 @@ from app.services.attempts import build_checkout_request, line_items, new_attemp
 from app.services.auth import Principal
 from app.services.gateway_accounts import adapter_for
 from app.services.idempotency import StoredResponse, check_key
-from app.services.payment_reads import AttemptRow, ItemRow, PaymentRow, PaymentRows
+from app.services.payment_views import payment_resource
+from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
 from app.stores.sql import column_defaults, compile_once, insert_select, params_for
 from app.vntime import VN_TZ
 
@@ -259,7 +260,7 @@ async def try_create(
         if attempt is None:
             return None
 
-    resource = PaymentRows(
+    rows = PaymentRows(
         payment,
         agency.code,
         agency.path,
@@ -270,7 +271,8 @@ async def try_create(
             for item in body.items
         ],
         [AttemptRow.from_values(attempt)] if attempt is not None else [],
-    ).render(container.settings.public_base_url)
+    )
+    resource = payment_resource(rows, container.settings.public_base_url)
     response = orjson.dumps(resource)
     params: dict[str, Any] = {
         "revenue_type_ids": sorted({i["revenue_type_id"] for i in items}),

@@ -40,8 +40,9 @@ from app.services.idempotency import (
     request_fingerprint,
     run_idempotent,
 )
-from app.services.payment_views import hosted_checkout_url, load_payment_resource, payment_resource
+from app.services.payment_views import load_payment_resource, payment_resource
 from app.services.url_guard import url_problem
+from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
 from app.vntime import VN_TZ
 
 
@@ -184,14 +185,17 @@ async def _checkout_and_answer(
             outcome is not None and await record_checkout(session, attempt, outcome, container.clock())
         )
         if fresh:
-            payment = created.payment
-            resource = payment_resource(
-                payment,
+            rows = PaymentRows(
+                PaymentRow.from_object(created.payment),
                 created.agency.code,
-                [(item, rtype.name) for item, rtype in created.items],
-                [attempt] if attempt is not None else [],
-                hosted_checkout_url(base_url, payment.checkout_token),
+                created.agency.path,
+                [
+                    ItemRow(item.revenue_type_code, rtype.name, item.amount, item.description)
+                    for item, rtype in created.items
+                ],
+                [AttemptRow.from_object(attempt)] if attempt is not None else [],
             )
+            resource = payment_resource(rows, base_url)
         else:  # the attempt moved on meanwhile (a callback, a cancel): answer what is stored
             resource = await load_payment_resource(session, created.payment.id, base_url)
         body = orjson.dumps(resource)
