@@ -14,8 +14,9 @@ from app.container import Container
 from app.ids import new_id
 from app.models import ApiKey, Client, Event
 from app.security import hash_api_key, new_api_key, new_webhook_secret
-from app.services.event_feed import MAX_LIMIT, lock_event_stream, stream_lock_key
+from app.services.event_feed import MAX_LIMIT
 from app.services.events import emit_event
+from app.stores.events import lock_event_stream, stream_lock_key
 
 
 def container_of(app: FastAPI) -> Container:

@@ -42,9 +42,9 @@ from app.domain import transitions as T
 from app.ids import new_id
 from app.models import ProviderAccount
 from app.services import callbacks
-from app.services.event_feed import stream_lock_key
 from app.services.payment_views import payment_resource
 from app.stores import payments as payment_reads
+from app.stores.events import stream_lock_key
 from app.stores.transitions import render_guard, render_set
 
 log = logging.getLogger("paybridge.callbacks")
