@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -30,3 +31,6 @@ class Container:
     # The migration head this code expects (readyz compares the database to it).
     expected_revision: str | None = None
     auth_limiter: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
+    # In-process caches of the services, by name (they live and die with this app, never in
+    # module globals): e.g. the IPN path's decrypted gateway accounts and per-client committers.
+    caches: dict[str, Any] = field(default_factory=dict)

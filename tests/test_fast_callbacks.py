@@ -159,10 +159,12 @@ async def _state(app: FastAPI, payment_id: str) -> dict[str, Any]:
 
 
 def _orm_only(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def no_pool() -> None:
+    """Send the success down the general path (it handles late and duplicate successes)."""
+
+    async def not_here(*_args: Any) -> None:
         return None
 
-    monkeypatch.setattr(app.state.container.db, "raw", no_pool)
+    monkeypatch.setattr(fast_callbacks, "_apply_success", not_here)
 
 
 async def test_success_writes_what_the_orm_path_writes(
@@ -279,7 +281,7 @@ async def test_a_cancel_between_read_and_write_falls_back_to_a_late_success(
         return hooked
 
     monkeypatch.setattr(db, "raw", raw)
-    fast_callbacks.forget_accounts(db)
+    fast_callbacks.forget_accounts(app.state.container)
     warm = await _payment(client, world)
     assert (await _ipn(client, world, secret, _success(merchant, warm))).status_code == 200
     orm_calls.clear()

@@ -11,8 +11,9 @@ from app.adapters.base import InboundRequest
 from app.adapters.registry import PROVIDERS
 from app.deps import ContainerDep, container_of
 from app.errors import NotFound
-from app.services.callbacks import handle_callback, handle_return
+from app.services.callbacks import handle_return
 from app.services.dvcqg_lookup import bill_lookup
+from app.services.fast_callbacks import handle_callback
 
 router = APIRouter(tags=["callbacks"])
 

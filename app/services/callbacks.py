@@ -34,6 +34,7 @@ from app.models import Attempt, InboundCallback, Payment, ProviderAccount
 from app.services.events import emit_event
 from app.services.gateway_accounts import adapter_for, present
 from app.services.payment_views import renderer
+from app.services.resolver import resolve_attempt
 from app.services.transitions import Applied, GatewayFact, apply_outcome
 from app.stores import retry_transient
 
@@ -110,20 +111,6 @@ def present_account(container: Container, provider: str, row: ProviderAccount | 
     if row is None or row.provider != provider:
         return None
     return Loaded(adapter_for(provider), present(container, row))
-
-
-async def handle_callback(
-    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
-) -> Reply:
-    pool = await container.db.raw()
-    if pool is not None:
-        from app.services import fast_callbacks  # it builds on this module
-
-        return await fast_callbacks.handle_callback(container, pool, provider, account_id, inbound, remote)
-    callback_id, row = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
-    return await after_store(
-        container, provider, account_id, callback_id, present_account(container, provider, row), inbound
-    )
 
 
 def parse_callback(loaded: Loaded, inbound: InboundRequest) -> Notification:
@@ -368,7 +355,5 @@ async def handle_return(
         return ReturnResult(None, None, note.verified)
     if row.Attempt.status in ("pending", "unknown"):
         # Settle it now if the gateway already knows, so the result page can say so.
-        from app.services.resolver import resolve_attempt
-
         await resolve_attempt(container, row.Attempt.id)
     return ReturnResult(row.Attempt.payment_id, row.checkout_token, True)

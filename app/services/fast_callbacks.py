@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -37,13 +36,13 @@ import orjson
 
 from app.adapters.base import AckVerdict, InboundRequest, Notification, Outcome, Reply
 from app.container import Container
-from app.db import Database
 from app.domain import transitions as T
 from app.ids import new_id
 from app.models import ProviderAccount
 from app.services import callbacks
 from app.services.payment_views import payment_resource
 from app.stores import payments as payment_reads
+from app.stores import pool_of
 from app.stores.events import stream_lock_key
 from app.stores.transitions import render_guard, render_set
 
@@ -156,29 +155,21 @@ class _CachedAccount:
     loaded: callbacks.Loaded
 
 
-_ACCOUNTS: weakref.WeakKeyDictionary[Database, dict[str, _CachedAccount]] = weakref.WeakKeyDictionary()
-
-
-def _accounts(db: Database) -> dict[str, _CachedAccount]:
-    cache = _ACCOUNTS.get(db)
-    if cache is None:
-        cache = _ACCOUNTS[db] = {}
+def _accounts(container: Container) -> dict[str, _CachedAccount]:
+    cache: dict[str, _CachedAccount] = container.caches.setdefault("ipn.accounts", {})
     return cache
 
 
-def forget_accounts(db: Database) -> None:
-    _accounts(db).clear()
+def forget_accounts(container: Container) -> None:
+    _accounts(container).clear()
 
 
 async def handle_callback(
-    container: Container,
-    pool: asyncpg.Pool,
-    provider: str,
-    account_id: str,
-    inbound: InboundRequest,
-    remote: str | None,
+    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> Reply:
-    cache = _accounts(container.db)
+    """A gateway's callback (IPN): stored raw, verified, applied once, answered in its format."""
+    pool = await pool_of(container.db)
+    cache = _accounts(container)
     cached = cache.get(account_id)
     note: Notification | None = None
     if cached is not None and cached.provider == provider:
@@ -284,7 +275,7 @@ async def _apply_success(
         processed_at=stored["processed_at"],
         done=asyncio.get_running_loop().create_future(),
     )
-    if not await _committer(container.db, rows.payment.client_id).submit(pool, success):
+    if not await _committer(container, rows.payment.client_id).submit(pool, success):
         return None
     callbacks.log_processed(container, provider, AckVerdict.accepted, "succeeded", note)
     return reply
@@ -411,13 +402,8 @@ def _settle(item: _Success, took: bool) -> None:
         item.done.set_result(took)
 
 
-_COMMITTERS: weakref.WeakKeyDictionary[Database, dict[str, _Committer]] = weakref.WeakKeyDictionary()
-
-
-def _committer(db: Database, client_id: str) -> _Committer:
-    committers = _COMMITTERS.get(db)
-    if committers is None:
-        committers = _COMMITTERS[db] = {}
+def _committer(container: Container, client_id: str) -> _Committer:
+    committers: dict[str, _Committer] = container.caches.setdefault("ipn.committers", {})
     committer = committers.get(client_id)
     if committer is None:
         if len(committers) >= MAX_CACHED_ACCOUNTS:
