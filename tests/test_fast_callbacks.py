@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from app.adapters.sandbox import sign
 from app.models import Attempt, Event, InboundCallback, Payment, ProviderAccount, WebhookDelivery
 from app.services import callbacks, fast_callbacks
+from app.stores import callbacks as callback_store
 from tests.conftest import BASE_URL
 from tests.factories import World, create, make_world
 from tests.payment_oracle import orm_visible_payment_resource
@@ -251,7 +252,7 @@ class _HookedConnection:
         return getattr(self.conn, name)
 
     async def fetch(self, sql: str, *args: Any) -> Any:
-        if sql is fast_callbacks._APPLY_SUCCESSES:
+        if sql is callback_store.APPLY_SUCCESSES:
             self.pool.hooked += 1
             await self.pool.hook()
         return await self.conn.fetch(sql, *args)

@@ -61,7 +61,9 @@ class StrEnumType(TypeDecorator[StrEnum]):
         self.enum = enum
 
     def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum(value).value
+        # Any string binds as itself: a filter on an unknown status finds nothing (never a 500),
+        # and a write of one is refused by the column's CHECK constraint.
+        return None if value is None else str(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
         return None if value is None else self.enum(value)

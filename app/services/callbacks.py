@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
-
 from app.adapters.base import (
     Account,
     AckVerdict,
@@ -30,12 +28,14 @@ from app.adapters.base import (
     Reply,
 )
 from app.container import Container
-from app.models import Attempt, InboundCallback, Payment, ProviderAccount
+from app.domain.states import ATTEMPT_OPEN, EventType
+from app.models import ProviderAccount
 from app.services.events import emit_event
 from app.services.gateway_accounts import adapter_for, present
 from app.services.payment_views import renderer
 from app.services.resolver import resolve_attempt
 from app.services.transitions import Applied, GatewayFact, apply_outcome
+from app.stores import callbacks as store
 from app.stores import retry_transient
 
 log = logging.getLogger("paybridge.callbacks")
@@ -77,28 +77,25 @@ async def _store_raw(
     """Store the raw callback (committed before anything else looks at it) and, in the same short
     transaction, read the gateway account it names."""
     async with container.db.transaction() as session:
-        row = InboundCallback(
-            provider=provider,
-            provider_account_id=account_id,
-            kind=kind,
-            method=inbound.method,
-            query_string=inbound.query_string,
-            headers=headers_for_audit(dict(inbound.headers)),
-            body=inbound.body,
-            remote_addr=remote,
-            received_at=container.clock(),
+        return await store.store_raw(
+            session,
+            {
+                "provider": provider,
+                "provider_account_id": account_id,
+                "kind": kind,
+                "method": inbound.method,
+                "query_string": inbound.query_string,
+                "headers": headers_for_audit(dict(inbound.headers)),
+                "body": inbound.body,
+                "remote_addr": remote,
+                "received_at": container.clock(),
+            },
         )
-        session.add(row)
-        await session.flush()
-        account = await session.get(ProviderAccount, account_id)
-        return row.id, account
 
 
 async def _record(container: Container, callback_id: int, **values: Any) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(InboundCallback).where(InboundCallback.id == callback_id).values(**values)
-        )
+        await store.record(session, callback_id, **values)
 
 
 @dataclass(frozen=True)
@@ -195,23 +192,20 @@ async def _process(
     async with container.db.transaction() as session:
         attempt = None
         if note.reference:
-            attempt = await session.scalar(
-                select(Attempt).where(
-                    Attempt.reference == note.reference, Attempt.provider_account_id == account_id
-                )
-            )
+            attempt = await store.attempt_by_reference(session, note.reference, account_id)
         base = {"reference": note.reference, "amount": note.amount, "outcome": note.outcome.value}
         if not note.verified:
             # Unverifiable: at most a hint. If it names one of ours, query the gateway soon.
-            if attempt is not None and attempt.status in ("pending", "unknown"):
-                await session.execute(
-                    update(Attempt).where(Attempt.id == attempt.id).values(next_check_at=now)
-                )
+            if attempt is not None and attempt.status in ATTEMPT_OPEN:
+                await store.check_soon(session, attempt.id, now)
             reply = acknowledge(AckVerdict.invalid_signature)
-            await session.execute(
-                update(InboundCallback)
-                .where(InboundCallback.id == callback_id)
-                .values(verified=False, verdict="invalid_signature", **base, **reply_values(container, reply))
+            await store.record(
+                session,
+                callback_id,
+                verified=False,
+                verdict="invalid_signature",
+                **base,
+                **reply_values(container, reply),
             )
             return AckVerdict.invalid_signature, None, reply
         paid = note.outcome is Outcome.succeeded
@@ -238,15 +232,13 @@ async def _process(
             # The same attempt paid again under another gateway/bank transaction (a second bank
             # transfer with the same reference): money moved twice. Keep it, flag it, tell the portal.
             verdict, applied = AckVerdict.accepted, "second_payment"
-            payment = (
-                await session.execute(select(Payment).where(Payment.id == attempt.payment_id))
-            ).scalar_one()
-            data = await renderer(container.settings.public_base_url)(session, payment.id)
+            client_id = await store.payment_client(session, attempt.payment_id)
+            data = await renderer(container.settings.public_base_url)(session, attempt.payment_id)
             await emit_event(
                 session,
-                type="payment.duplicate_paid",
-                client_id=payment.client_id,
-                payment_id=payment.id,
+                type=EventType.payment_duplicate_paid,
+                client_id=client_id,
+                payment_id=attempt.payment_id,
                 data={
                     **data,
                     "duplicate_transaction_id": note.provider_transaction_id,
@@ -266,7 +258,7 @@ async def _process(
                 session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
             )
             applied = result.value
-            if result is Applied.unchanged and attempt.status not in ("pending", "unknown"):
+            if result is Applied.unchanged and attempt.status not in ATTEMPT_OPEN:
                 verdict = AckVerdict.already_processed
             else:
                 verdict = AckVerdict.accepted
@@ -274,17 +266,15 @@ async def _process(
             verdict in (AckVerdict.not_found, AckVerdict.amount_mismatch) or applied == "second_payment"
         )
         reply = acknowledge(verdict)
-        await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == callback_id)
-            .values(
-                verified=True,
-                verdict=applied if applied == "second_payment" else verdict.value,
-                attempt_id=attempt.id if attempt else None,
-                needs_review=review,
-                **base,
-                **reply_values(container, reply),
-            )
+        await store.record(
+            session,
+            callback_id,
+            verified=True,
+            verdict=applied if applied == "second_payment" else verdict.value,
+            attempt_id=attempt.id if attempt else None,
+            needs_review=review,
+            **base,
+            **reply_values(container, reply),
         )
     return verdict, applied, reply
 
@@ -327,33 +317,23 @@ async def handle_return(
     async with container.db.transaction() as session:
         row = None
         if note.verified and note.reference:
-            row = (
-                await session.execute(
-                    select(Attempt, Payment.checkout_token)
-                    .join(Payment, Payment.id == Attempt.payment_id)
-                    .where(Attempt.reference == note.reference, Attempt.provider_account_id == account_id)
-                )
-            ).first()
-            if row is not None and row.Attempt.status in ("pending", "unknown"):
+            row = await store.attempt_and_token(session, note.reference, account_id)
+            if row is not None and row.Attempt.status in ATTEMPT_OPEN:
                 # The browser says something happened: ask the gateway now rather than in a minute.
-                await session.execute(
-                    update(Attempt).where(Attempt.id == row.Attempt.id).values(next_check_at=now)
-                )
-        await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == callback_id)
-            .values(
-                verified=note.verified,
-                verdict="return_verified" if note.verified else "invalid_signature",
-                reference=note.reference,
-                outcome=note.outcome.value,
-                attempt_id=row.Attempt.id if row else None,
-                processed_at=now,
-            )
+                await store.check_soon(session, row.Attempt.id, now)
+        await store.record(
+            session,
+            callback_id,
+            verified=note.verified,
+            verdict="return_verified" if note.verified else "invalid_signature",
+            reference=note.reference,
+            outcome=note.outcome.value,
+            attempt_id=row.Attempt.id if row else None,
+            processed_at=now,
         )
     if row is None:
         return ReturnResult(None, None, note.verified)
-    if row.Attempt.status in ("pending", "unknown"):
+    if row.Attempt.status in ATTEMPT_OPEN:
         # Settle it now if the gateway already knows, so the result page can say so.
         await resolve_attempt(container, row.Attempt.id)
     return ReturnResult(row.Attempt.payment_id, row.checkout_token, True)

@@ -1,26 +1,29 @@
-"""The callback pipeline on PostgreSQL in two statements (the common case: a verified success for
-a pending attempt of a pending payment).
+"""The callback pipeline (IPN): the route's entry point, and the common case in two statements
+(a verified success for a pending attempt of a pending payment). The statements are in
+``app.stores.callbacks``.
 
 1. One autocommit statement stores the raw callback (committed before anything acts on it) and,
    in the same round trip, reads the gateway account it names and — by the reference the
-   request carries — the attempt, its payment and everything the payment resource is rendered
-   from (``app.stores.payments``). The reference is known before this statement because the request
+   request carries — the attempt, its payment and everything the payment is read as
+   (``app.stores.payments``). The reference is known before this statement because the request
    was parsed first with the account's cached credentials: parsing is pure (it verifies and
-   reads; nothing is acted upon until the raw row is committed). The cache holds the decrypted
-   account keyed by its ciphertext and settings, and the statement returns the account's current
-   row: an entry that no longer matches is replaced and the request is parsed again.
-2. After the verdict is known in Python, one statement of data-modifying CTEs makes the same
-   compare-and-sets as ``transitions.apply_outcome`` (attempt, then payment, same WHERE
-   conditions), and only when both took: takes the client's event-stream advisory lock, inserts
-   the event and its outbox row (only when the client has a webhook URL) and records the verdict
-   and reply on the stored callback. One statement is one transaction: all of it commits, or
-   none. The event's data is the payment resource rendered in Python from the rows of step 1
-   with the transition applied; the statement first checks that the payment and its attempts
-   are still exactly as read (a fingerprint), else it changes nothing.
+   reads; nothing is acted upon until the raw row is committed). The cache (on the container)
+   holds the decrypted account keyed by its ciphertext and settings, and the statement returns
+   the account's current row: an entry that no longer matches is replaced and the request is
+   parsed again.
+2. After the verdict is known in Python, one statement applies the declared transitions
+   ``ATTEMPT_SUCCEED`` and ``PAY_ONLINE`` — locking the payment before its attempt, the one lock
+   order — and only when both took: takes the client's event-stream advisory lock, inserts the
+   event and its outbox row (only when the client has a webhook URL) and records the verdict and
+   reply on the stored callback. One statement is one transaction: all of it commits, or none.
+   The event's data is the payment rendered from the rows of step 1 with the same declared
+   values applied; the statement first checks, under the payment's lock, that the payment and its
+   attempts are still exactly as read (a fingerprint), else it changes nothing.
 
 Everything else — unknown account or reference, bad signature, amount mismatch, failures, a
-duplicate or second payment, late successes, a lost race — goes down the ORM path
-(``callbacks.after_store``) after the same raw store, exactly as on SQLite.
+duplicate or second payment, late successes, a lost race — is decided by
+``callbacks.after_store`` (one transaction with the same declared transitions, the same lock
+order) after the same raw store.
 """
 
 from __future__ import annotations
@@ -41,10 +44,10 @@ from app.ids import new_id
 from app.models import ProviderAccount
 from app.services import callbacks
 from app.services.payment_views import payment_resource
+from app.stores import callbacks as store
 from app.stores import payments as payment_reads
 from app.stores import pool_of
 from app.stores.events import stream_lock_key
-from app.stores.transitions import render_guard, render_set
 
 log = logging.getLogger("paybridge.callbacks")
 
@@ -52,98 +55,6 @@ MAX_CACHED_ACCOUNTS = 1_000
 _SUCCESS_FROM = T.ATTEMPT_SUCCEED.from_states
 _PAID_FROM = T.PAY_ONLINE.from_states
 
-_FINGERPRINT = f"md5(ROW(p.*)::text || ({payment_reads.ATTEMPTS_ARRAY})::text)"
-
-# $1..$9: the raw callback; $10: the reference it names (NULL when none), stored with it so that the
-# verdict's update changes no indexed column; $2 is also the account.
-_STORE_AND_READ = f"""
-WITH cb AS (
-    INSERT INTO inbound_callbacks (provider, provider_account_id, kind, method, query_string, headers,
-                                   body, remote_addr, received_at, needs_review, reference)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10)
-    RETURNING id
-), t AS (
-    SELECT id, payment_id, status, amount FROM attempts
-    WHERE reference = $10 AND provider_account_id = $2
-)
-SELECT cb.id, acc.provider, acc.credentials_enc, acc.settings,
-       t.id, t.status, t.amount, {_FINGERPRINT},
-       {payment_reads.PAYMENT_COLUMNS}, g.code, g.path, {payment_reads.ITEMS_ARRAY}, x.attempts
-FROM cb
-LEFT JOIN provider_accounts acc ON acc.id = $2
-LEFT JOIN t ON true
-LEFT JOIN payments p ON p.id = t.payment_id
-LEFT JOIN agencies g ON g.id = p.agency_id
-LEFT JOIN LATERAL (SELECT {payment_reads.ATTEMPTS_ARRAY} AS attempts) x ON p.id IS NOT NULL
-"""  # noqa: S608 (constants only)
-_RESOURCE_AT = 8  # where payment_reads' columns start in a row of _STORE_AND_READ
-
-# The success transitions of one client's batch (group commit): one row of arrays per callback.
-# $1 attempt ids, $2 payment ids, $3 fingerprints, $4 paid_at (= completed_at), $5 now,
-# $6 provider transaction ids (NULL: keep), $7 event ids, $8 event data (JSON text),
-# $9 callback ids, $10 references, $11 amounts, $12 reply statuses, $13 reply bodies,
-# $14 processed_at; $15 the client's event-stream lock key. A batch never holds two callbacks
-# for one attempt or one payment. (``= ANY($n)`` beside each join on the input: the planner cannot
-# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans.)
-# The SET lists, from-states and event type are rendered from the declarations
-# ``T.ATTEMPT_SUCCEED`` and ``T.PAY_ONLINE``.
-# Lock order: ``chk`` locks each payment row (FOR NO KEY UPDATE, as an UPDATE would) before its
-# attempt can be updated — an attempt row passes ``att``'s WHERE only once ``chk`` has produced
-# (and locked) its payment — the order cancel, record-offline and expiry take too.
-_ATTEMPT_PARAMS = {"paid_at": "i.paid_at", "now": "i.now", "provider_transaction_id": "i.transaction_id"}
-_PAYMENT_PARAMS = {"attempt_id": "i.attempt_id", "paid_at": "i.paid_at", "now": "i.now"}
-_APPLY_SUCCESSES = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
-                         $12::int[], $13::text[], $14::timestamptz[])
-        AS u(attempt_id, payment_id, fingerprint, paid_at, now, transaction_id, event_id, data,
-             callback_id, reference, amount, response_status, response_body, processed_at)
-), chk AS (
-    SELECT i.attempt_id FROM input i JOIN payments p ON p.id = i.payment_id
-    WHERE p.id = ANY($2::text[]) AND {_FINGERPRINT} = i.fingerprint
-    FOR NO KEY UPDATE OF p
-), att AS (
-    UPDATE attempts t SET {render_set(T.ATTEMPT_SUCCEED, "t", _ATTEMPT_PARAMS)}
-    FROM input i
-    WHERE t.id = ANY($1::text[]) AND t.id = i.attempt_id AND {render_guard(T.ATTEMPT_SUCCEED, "t")}
-      AND i.attempt_id IN (SELECT attempt_id FROM chk)
-    RETURNING t.id
-), pay AS (
-    UPDATE payments p SET {render_set(T.PAY_ONLINE, "p", _PAYMENT_PARAMS)}
-    FROM input i
-    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND {render_guard(T.PAY_ONLINE, "p")}
-      AND i.attempt_id IN (SELECT id FROM att)
-    RETURNING p.id, p.client_id, i.attempt_id
-), lk AS (
-    SELECT pg_advisory_xact_lock($15) AS locked WHERE EXISTS (SELECT 1 FROM pay)
-), ev AS (
-    INSERT INTO events (id, type, client_id, payment_id, data, created_at)
-    SELECT i.event_id, '{T.PAY_ONLINE.event}', pay.client_id, pay.id, i.data::jsonb, i.now
-    FROM pay JOIN input i ON i.attempt_id = pay.attempt_id CROSS JOIN lk
-    RETURNING id, client_id, created_at
-), outbox AS (
-    INSERT INTO webhook_deliveries (event_id, client_id, status, attempts, next_attempt_at, created_at)
-    SELECT ev.id, c.id, 'pending', 0, ev.created_at, ev.created_at
-    FROM ev JOIN clients c ON c.id = ev.client_id
-    WHERE c.webhook_url IS NOT NULL AND c.webhook_url <> ''
-    RETURNING id
-), stored AS (
-    UPDATE inbound_callbacks c SET verified = true, verdict = 'accepted', attempt_id = i.attempt_id,
-                                   needs_review = false, reference = i.reference, amount = i.amount,
-                                   outcome = 'succeeded', response_status = i.response_status,
-                                   response_body = i.response_body, processed_at = i.processed_at
-    FROM input i JOIN pay ON pay.attempt_id = i.attempt_id
-    WHERE c.id = ANY($9::bigint[]) AND c.id = i.callback_id
-    RETURNING c.id
-)
-SELECT pay.attempt_id,
-       -- An attempt changed but its payment did not (a cancel or another payment won the race
-       -- since the check): fail the statement so that none of it commits; the ORM path decides.
-       CASE WHEN a.n > b.n THEN 1 / (b.n - b.n) END
-FROM (SELECT count(*) AS n FROM att) a CROSS JOIN (SELECT count(*) AS n FROM pay) b
-LEFT JOIN pay ON true
-"""  # noqa: S608 (constants only)
 MAX_BATCH = 64
 
 
@@ -180,7 +91,7 @@ async def handle_callback(
     reference = note.reference if note is not None and note.verified else None
     async with pool.acquire() as conn:
         record = await conn.fetchrow(
-            _STORE_AND_READ,
+            store.STORE_AND_READ,
             provider,
             account_id,
             "ipn",
@@ -241,7 +152,7 @@ async def _apply_success(
         and attempt_status in _SUCCESS_FROM
     ):
         return None
-    rows = payment_reads.rows_from_record(record, _RESOURCE_AT)
+    rows = payment_reads.rows_from_record(record, store.RESOURCE_AT)
     if rows.payment.status not in _PAID_FROM:
         return None
     now = container.clock()
@@ -377,7 +288,7 @@ class _Committer:
     async def _write(self, pool: asyncpg.Pool, batch: list[_Success]) -> set[str]:
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                _APPLY_SUCCESSES,
+                store.APPLY_SUCCESSES,
                 [i.attempt_id for i in batch],
                 [i.payment_id for i in batch],
                 [i.fingerprint for i in batch],

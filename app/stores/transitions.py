@@ -1,7 +1,9 @@
 """Compare-and-set statements built from the transition declarations, and the lock order.
 
-Every path that changes a payment and its attempts locks the **payment row first**, then the
-attempts (cancel, record-offline, expiry, callbacks, the resolver, refunds): two such paths never
+Every path that changes a payment and its attempts locks the **payment row first** (``FOR NO KEY
+UPDATE``, the lock an UPDATE takes: it does not block the foreign-key checks of rows that
+reference the payment, such as events and refunds), then its attempts (cancel, record-offline,
+expiry, callbacks, the resolver, refunds), then the client's event stream: two such paths never
 wait for each other in a cycle. :func:`lock_payment_of_attempt` is how a path that starts from an
 attempt (a gateway's verdict) takes the payment's lock before it touches the attempt.
 """
@@ -57,7 +59,7 @@ async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None
     stmt = (
         select(Payment)
         .where(Payment.id == payment_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
@@ -66,7 +68,11 @@ async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None
 async def lock_payment_of_attempt(session: AsyncSession, attempt_id: str) -> Any:
     """Lock the payment of an attempt before the attempt is touched: (id, status, client_id)."""
     owner = select(Attempt.payment_id).where(Attempt.id == attempt_id).scalar_subquery()
-    stmt = select(Payment.id, Payment.status, Payment.client_id).where(Payment.id == owner).with_for_update()
+    stmt = (
+        select(Payment.id, Payment.status, Payment.client_id)
+        .where(Payment.id == owner)
+        .with_for_update(key_share=True)
+    )
     return (await session.execute(stmt)).first()
 
 
