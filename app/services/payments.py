@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
@@ -86,8 +86,6 @@ async def list_payments(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, cursor-paginated, only the client's agencies."""
-    from sqlalchemy import or_
-
     stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
     stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in principal.agency_paths]))
     if dossier_code:

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import (
@@ -38,10 +37,10 @@ from app.adapters.base import (
 )
 from app.container import Container
 from app.domain import transitions as T
-from app.domain.states import PAID, REFUND_OPEN
+from app.domain.states import PAID, REFUND_OPEN, RefundMethod, RefundOrigin, RefundState
 from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id, new_reference
-from app.models import Agency, Attempt, Payment, ProviderAccount, Refund
+from app.models import Payment, Refund
 from app.services.attempts import attempt_ref
 from app.services.auth import Principal
 from app.services.events import emit_event
@@ -49,6 +48,7 @@ from app.services.gateway_accounts import adapter_for, present
 from app.services.idempotency import Claim, StoredResponse, mark_resource, request_fingerprint, run_idempotent
 from app.services.payment_views import load_payment_resource
 from app.services.resolver import LEASE, next_check
+from app.stores import refunds as store
 from app.stores.transitions import apply, lock_payment
 
 log = logging.getLogger("paybridge.refunds")
@@ -99,16 +99,7 @@ def refund_resource(refund: Refund, payment: Payment) -> dict[str, Any]:
     }
 
 
-async def _load(session: AsyncSession, refund_id: str) -> tuple[Refund, Payment]:
-    row = (
-        await session.execute(
-            select(Refund, Payment)
-            .join(Payment, Payment.id == Refund.payment_id)
-            .where(Refund.id == refund_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return row.Refund, row.Payment
+_load = store.load
 
 
 async def _resource(container: Container, refund_id: str) -> dict[str, Any]:
@@ -122,14 +113,7 @@ async def _lock_payment(session: AsyncSession, container: Container, payment_id:
     return payment
 
 
-async def reserved_amount(session: AsyncSession, payment_id: str) -> int:
-    """Client refunds of a payment still in flight (their money is spoken for)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_id == payment_id, Refund.origin == "client", Refund.status.in_(OPEN)
-        )
-    )
-    return int(total or 0)
+reserved_amount = store.reserved_amount
 
 
 def refund_method(provider: str) -> str:
@@ -147,9 +131,7 @@ async def _reserve(
 ) -> str:
     now = container.clock()
     async with container.db.transaction() as session:
-        path = await session.scalar(
-            select(Agency.path).join(Payment, Payment.agency_id == Agency.id).where(Payment.id == payment_id)
-        )
+        path = await store.payment_path(session, payment_id)
         if path is None or not principal.covers(path):
             raise NotFound("No such payment.")
         payment = await _lock_payment(session, container, payment_id)
@@ -157,9 +139,7 @@ async def _reserve(
             raise RefundNotAllowed(f"Only a paid payment can be refunded; this one is {payment.status}.")
         if payment.succeeded_attempt_id is None:
             raise RefundNotAllowed("This payment was collected at the counter; refund it there.")
-        attempt = (
-            await session.execute(select(Attempt).where(Attempt.id == payment.succeeded_attempt_id))
-        ).scalar_one()
+        attempt = await store.attempt(session, payment.succeeded_attempt_id)
         reserved = await reserved_amount(session, payment.id)
         remaining = payment.amount - payment.refunded_amount - reserved
         if ask.amount > remaining:
@@ -168,31 +148,33 @@ async def _reserve(
                 errors=[{"field": "amount", "message": f"must not exceed the remaining {remaining} VND"}],
                 remaining=remaining,
             )
-        refund = Refund(
-            id=new_id("rfd"),
-            payment_id=payment.id,
-            attempt_id=attempt.id,
-            client_id=payment.client_id,
-            provider=attempt.provider,
-            provider_account_id=attempt.provider_account_id,
-            reference=new_reference(),
-            idempotency_key=key,
-            origin="client",
-            method=refund_method(attempt.provider),
-            amount=ask.amount,
-            full=ask.amount == attempt.amount and payment.refunded_amount == 0 and reserved == 0,
-            reason=ask.reason,
-            status="pending",
-            wire={},
-            # Should this process die before the gateway answers, the resolver asks later.
-            next_check_at=now + LEASE if refund_method(attempt.provider) == "gateway" else None,
-            created_at=now,
-            updated_at=now,
+        method = refund_method(attempt.provider)
+        refund_id = await store.insert(
+            session,
+            {
+                "id": new_id("rfd"),
+                "payment_id": payment.id,
+                "attempt_id": attempt.id,
+                "client_id": payment.client_id,
+                "provider": attempt.provider,
+                "provider_account_id": attempt.provider_account_id,
+                "reference": new_reference(),
+                "idempotency_key": key,
+                "origin": RefundOrigin.client,
+                "method": method,
+                "amount": ask.amount,
+                "full": ask.amount == attempt.amount and payment.refunded_amount == 0 and reserved == 0,
+                "reason": ask.reason,
+                "status": RefundState.pending,
+                "wire": {},
+                # Should this process die before the gateway answers, the resolver asks later.
+                "next_check_at": now + LEASE if method == RefundMethod.gateway else None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(refund)
-        await session.flush()
-        await mark_resource(session, claim.record_id, refund.id)
-        return refund.id
+        await mark_resource(session, claim.record_id, refund_id)
+        return refund_id
 
 
 async def create_refund(
@@ -234,14 +216,7 @@ async def create_refund(
 
 async def get_refund(container: Container, principal: Principal, refund_id: str) -> dict[str, Any]:
     async with container.db.session() as session:
-        row = (
-            await session.execute(
-                select(Refund, Payment, Agency.path)
-                .join(Payment, Payment.id == Refund.payment_id)
-                .join(Agency, Agency.id == Payment.agency_id)
-                .where(Refund.id == refund_id)
-            )
-        ).first()
+        row = await store.visible(session, refund_id)
         if row is None or not principal.covers(row.path):
             raise NotFound("No such refund.")
         return refund_resource(row.Refund, row.Payment)
@@ -251,11 +226,11 @@ async def _gateway_context(
     container: Container, refund_id: str, client_ip: str
 ) -> tuple[Refund, Any, RefundRequest] | None:
     async with container.db.session() as session:
-        refund = await session.get(Refund, refund_id)
-        if refund is None or refund.status not in OPEN or refund.method != "gateway":
+        refund = await store.get(session, refund_id)
+        if refund is None or refund.status not in OPEN or refund.method != RefundMethod.gateway:
             return None
-        attempt = (await session.execute(select(Attempt).where(Attempt.id == refund.attempt_id))).scalar_one()
-        account = await session.get(ProviderAccount, refund.provider_account_id)
+        attempt = await store.attempt(session, refund.attempt_id)
+        account = await store.account(session, refund.provider_account_id)
     if account is None:
         return None
     request = RefundRequest(
@@ -315,7 +290,8 @@ async def record_result(container: Container, refund_id: str, result: RefundResu
     """T2: apply a gateway's (or operator's) answer to an open refund; returns the refund's status."""
     now = container.clock()
     async with container.db.transaction() as session:
-        refund = (await session.execute(select(Refund).where(Refund.id == refund_id))).scalar_one()
+        refund = await store.get(session, refund_id)
+        assert refund is not None
         await _lock_payment(session, container, refund.payment_id)  # lock order: payment, then refund
         if result.status in (RefundStatus.succeeded, RefundStatus.failed):
             await finish(session, container, refund, result, now)
@@ -364,11 +340,7 @@ async def finish(
     )
     if not changed:
         return False  # someone else settled it first
-    payment = (
-        await session.execute(
-            select(Payment).where(Payment.id == refund.payment_id).execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    payment = (await store.load(session, refund.id))[1]
     fully = False
     if succeeded and refund.origin == "client":
         total = payment.refunded_amount + refund.amount
@@ -410,7 +382,7 @@ async def confirm_manual(
     """An operator confirms that a manual refund was paid out (or that it could not be)."""
     now = container.clock()
     async with container.db.transaction() as session:
-        refund = (await session.execute(select(Refund).where(Refund.id == refund_id))).scalar_one_or_none()
+        refund = await store.get(session, refund_id)
         if refund is None:
             raise NotFound("No such refund.")
         await _lock_payment(session, container, refund.payment_id)

@@ -92,7 +92,15 @@ CHECKS: list[tuple[str, str, str]] = [
 ]
 
 
+def _postgresql() -> bool:
+    # PostgreSQL is the only engine; SQLite files of the outgoing test harness keep the model-side
+    # defaults (SQLite cannot ALTER a column's default or add a CHECK to an existing table).
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
 def upgrade() -> None:
+    if not _postgresql():
+        return
     for table, column, default in DEFAULTS:
         op.alter_column(table, column, server_default=sa.text(default))
     for table, name, condition in CHECKS:
@@ -100,6 +108,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not _postgresql():
+        return
     for table, name, _condition in reversed(CHECKS):
         op.drop_constraint(op.f(name), table, type_="check")
     for table, column, _default in reversed(DEFAULTS):
