@@ -145,7 +145,7 @@ async def after_store(
     note: Notification | None = None,
 ) -> Reply:
     """Everything after the raw store: parse (unless ``note`` already holds the parse with this
-    very account), then check and apply in one transaction (the ORM path)."""
+    very account), then check and apply in one transaction (the general path)."""
     if loaded is None:
         await _record(
             container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()

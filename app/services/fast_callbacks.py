@@ -87,7 +87,7 @@ async def handle_callback(
         try:
             note = callbacks.parse_callback(cached.loaded, inbound)
         except Exception:
-            note = None  # parsed again after the raw store, where the ORM path reports it
+            note = None  # parsed again after the raw store, where the general path reports it
     reference = note.reference if note is not None and note.verified else None
     async with pool.acquire() as conn:
         record = await conn.fetchrow(
@@ -142,7 +142,7 @@ async def _apply_success(
     record: Any,
 ) -> Reply | None:
     """The common case, committed with the client's other ready successes; None when it does not
-    apply or changed nothing (the ORM path then decides)."""
+    apply or changed nothing (the general path then decides)."""
     attempt_id, attempt_status, attempt_amount, fingerprint = record[4], record[5], record[6], record[7]
     if not (
         note.verified
@@ -273,7 +273,7 @@ class _Committer:
                 raise
             except Exception as exc:
                 # One statement: nothing of it committed. Every callback of the batch goes down
-                # the ORM path, which sees whatever won (a payment's CAS lost to a cancel is the
+                # the general path, which sees whatever won (a payment's CAS lost to a cancel is the
                 # expected case: the guard fails the statement).
                 for item in batch:
                     _settle(item, False)

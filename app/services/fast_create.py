@@ -19,7 +19,7 @@ it exactly as before, stores business errors for the key, and so on:
   gateway's limits), or the database says the cached revenue-type versions or account are no
   longer in force (the guard CTE, then nothing is written and the cache is emptied);
 - a gateway that must be called, a checkout the adapter refuses, metadata with floats (jsonb
-  would print them differently from the response), SQLite.
+  would print them differently from the response).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Payment create, the general path: idempotent, one bill one payment, any gateway.
 
 :mod:`app.services.fast_create` answers the common case in one statement first; everything it
-hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called,
-SQLite) is answered here.
+hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called)
+is answered here.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ WITH input AS (
 )
 SELECT pay.attempt_id,
        -- An attempt changed but its payment did not (a cancel or another payment won the race
-       -- since the check): fail the statement so that none of it commits; the ORM path decides.
+       -- since the check): fail the statement so that none of it commits; the general path decides.
        CASE WHEN a.n > b.n THEN 1 / (b.n - b.n) END
 FROM (SELECT count(*) AS n FROM att) a CROSS JOIN (SELECT count(*) AS n FROM pay) b
 LEFT JOIN pay ON true
