@@ -21,8 +21,10 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.states import ATTEMPT_OPEN, PaymentStatus
 from app.models import Attempt, Payment
 
 
@@ -155,3 +157,61 @@ async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection
     raw = await connection.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
     return driver
+
+
+# --- Worker reads and leases (ORM session) ----------------------------------------------------
+
+
+async def overdue_pending(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    """Pending payments past their deadline, the oldest deadline first."""
+    stmt = (
+        select(Payment.id)
+        .where(Payment.status == PaymentStatus.pending, Payment.expires_at <= now)
+        .order_by(Payment.expires_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def attempt_ids(session: AsyncSession, payment_id: str, statuses: tuple[str, ...]) -> list[str]:
+    """The payment's attempts in ``statuses``."""
+    stmt = select(Attempt.id).where(Attempt.payment_id == payment_id, Attempt.status.in_(statuses))
+    return list((await session.scalars(stmt)).all())
+
+
+async def expires_at(session: AsyncSession, payment_id: str) -> datetime | None:
+    value: datetime | None = await session.scalar(select(Payment.expires_at).where(Payment.id == payment_id))
+    return value
+
+
+async def client_of(session: AsyncSession, payment_id: str) -> str:
+    value: str = (
+        await session.execute(select(Payment.client_id).where(Payment.id == payment_id))
+    ).scalar_one()
+    return value
+
+
+async def lease_due_attempts(session: AsyncSession, now: datetime, until: datetime, limit: int) -> list[str]:
+    """Lease (``FOR UPDATE SKIP LOCKED``) open attempts due for a status query, until ``until``."""
+    stmt = (
+        select(Attempt.id)
+        .where(Attempt.status.in_(ATTEMPT_OPEN), Attempt.next_check_at <= now)
+        .order_by(Attempt.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.scalars(stmt)).all())
+    if ids:
+        await session.execute(update(Attempt).where(Attempt.id.in_(ids)).values(next_check_at=until))
+    return ids
+
+
+async def reschedule_check(
+    session: AsyncSession, attempt_id: str, check_count: int, next_check_at: datetime | None
+) -> None:
+    """Count a status query and set the next one (while the attempt is still open)."""
+    await session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.status.in_(ATTEMPT_OPEN))
+        .values(check_count=check_count, next_check_at=next_check_at)
+    )
