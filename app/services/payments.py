@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.domain import transitions as T
 from app.errors import Conflict, NotFound
-from app.models import Agency, Attempt, Payment
+from app.models import Payment
 from app.schemas.payments import OfflineCreate
 from app.services.attempts import (
     open_attempt,
@@ -28,8 +27,9 @@ from app.services.payment_views import (
     load_payment_resource,
     load_visible_payment_resource,
 )
+from app.stores import payments as store
 from app.stores import retry_transient
-from app.stores.transitions import apply
+from app.stores.transitions import apply, lock_payment
 
 
 class InvalidState(Conflict):
@@ -37,13 +37,7 @@ class InvalidState(Conflict):
 
 
 async def _scoped_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
-    row = (
-        await session.execute(
-            select(Payment, Agency.path)
-            .join(Agency, Agency.id == Payment.agency_id)
-            .where(Payment.id == payment_id)
-        )
-    ).first()
+    row = await store.with_agency_path(session, payment_id)
     if row is None or not principal.covers(row.path):
         raise NotFound("No such payment.")
     payment: Payment = row.Payment
@@ -86,26 +80,18 @@ async def list_payments(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, cursor-paginated, only the client's agencies."""
-    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
-    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in principal.agency_paths]))
-    if dossier_code:
-        stmt = stmt.where(Payment.dossier_code == dossier_code)
-    if status:
-        stmt = stmt.where(Payment.status == status)
-    if created_from:
-        stmt = stmt.where(Payment.created_at >= created_from)
-    if created_to:
-        stmt = stmt.where(Payment.created_at < created_to)
-    if cursor:
-        stamp, last_id = _decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
-        )
-    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+    filters = store.ListFilter(
+        agency_paths=tuple(principal.agency_paths),
+        dossier_code=dossier_code,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
     async with container.db.session() as session:
         if not principal.agency_paths:
             return [], None
-        rows = (await session.execute(stmt)).all()
+        rows = await store.page_ids(session, filters, limit + 1)
         page = rows[:limit]
         data = [
             await load_payment_resource(session, row.id, container.settings.public_base_url) for row in page
@@ -127,10 +113,13 @@ async def add_attempt(
     now = container.clock()
     async with container.db.transaction() as session:
         if principal is not None:
-            payment = await _scoped_payment(session, principal, payment_id)
-        else:
-            payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
-        if payment.status != "pending":
+            await _scoped_payment(session, principal, payment_id)
+        # Lock order: the payment first; its status is then read under the lock.
+        locked = await lock_payment(session, payment_id)
+        if locked is None:
+            raise NotFound("No such payment.")
+        payment = locked
+        if payment.status not in T.SWITCH_GATEWAY.from_states:
             raise InvalidState(
                 f"The payment is {payment.status}; only a pending payment takes a new attempt."
             )
@@ -141,7 +130,7 @@ async def add_attempt(
             adapter.max_amount is not None and payment.amount > adapter.max_amount
         ):
             raise field_error("provider", f"the amount is outside {provider}'s limits")
-        agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
+        agency = await store.agency_of(session, payment)
         account = await resolve_account(session, agency.path, provider)
         attempt = open_attempt(session, payment, account, now)
         await apply(session, T.SWITCH_GATEWAY, payment.id, provider=provider, now=now)
@@ -180,11 +169,9 @@ async def _finish_pending_once(
     async with container.db.transaction() as session:
         payment = await _scoped_payment(session, principal, payment_id)
         if not await apply(session, transition, payment.id, **params, now=now):
-            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
+            current = await store.status_of(session, payment.id)
             raise InvalidState(f"The payment is {current}; only a pending payment {refusal}.")
-        for attempt_id in (
-            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
-        ).all():
+        for attempt_id in await store.attempt_ids(session, payment.id, T.ATTEMPT_STOP.from_states):
             await apply(session, T.ATTEMPT_STOP, attempt_id, now=now)
         data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
         assert transition.event is not None

@@ -21,11 +21,11 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.states import ATTEMPT_OPEN, PaymentStatus
-from app.models import Attempt, Payment
+from app.models import Agency, Attempt, Payment
 
 
 class _FromValues:
@@ -215,3 +215,68 @@ async def reschedule_check(
         .where(Attempt.id == attempt_id, Attempt.status.in_(ATTEMPT_OPEN))
         .values(check_count=check_count, next_check_at=next_check_at)
     )
+
+
+async def with_agency_path(session: AsyncSession, payment_id: str) -> Any:
+    """(Payment, its agency's path), or None."""
+    return (
+        await session.execute(
+            select(Payment, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).first()
+
+
+async def status_of(session: AsyncSession, payment_id: str) -> str | None:
+    status: str | None = await session.scalar(select(Payment.status).where(Payment.id == payment_id))
+    return status
+
+
+async def agency_of(session: AsyncSession, payment: Payment) -> Agency:
+    agency: Agency = (
+        await session.execute(select(Agency).where(Agency.id == payment.agency_id))
+    ).scalar_one()
+    return agency
+
+
+async def by_checkout_token(session: AsyncSession, token: str) -> Any:
+    """(payment id, agency name, agency path) of a hosted checkout link, or None."""
+    return (
+        await session.execute(
+            select(Payment.id, Agency.name, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.checkout_token == token)
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    agency_paths: tuple[str, ...]
+    dossier_code: str | None
+    status: str | None
+    created_from: datetime | None
+    created_to: datetime | None
+    after: tuple[datetime, str] | None  # the cursor: (created_at, id) of the last row seen
+
+
+async def page_ids(session: AsyncSession, f: ListFilter, limit: int) -> list[Any]:
+    """(id, created_at) of the payments under ``f``, newest first, at most ``limit``."""
+    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
+    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in f.agency_paths]))
+    if f.dossier_code:
+        stmt = stmt.where(Payment.dossier_code == f.dossier_code)
+    if f.status:
+        stmt = stmt.where(Payment.status == f.status)
+    if f.created_from:
+        stmt = stmt.where(Payment.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(Payment.created_at < f.created_to)
+    if f.after:
+        stamp, last_id = f.after
+        stmt = stmt.where(
+            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
+        )
+    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).all())
