@@ -43,7 +43,8 @@ class Container:
     def cache(self, name: str, make: Callable[[], C]) -> C:
         """The app's cache called ``name``, made by ``make`` on first use. The service that owns
         a cache names it and makes it (services/access/auth.py: API keys; services/catalogue/cache.py:
-        catalogue rows), so each app (and each test's app) has its own, dropped with it."""
+        catalogue rows; services/callbacks/fast.py: the IPN path's decrypted gateway accounts and
+        per-client committers), so each app (and each test's app) has its own, dropped with it."""
         found = self._caches.get(name)
         if found is None:
             found = self._caches[name] = make()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +14,9 @@ from app.container import Container
 from app.ids import new_id
 from app.models import ApiKey, Client, Event
 from app.security import hash_api_key, new_api_key, new_webhook_secret
-from app.services.notifications.event_feed import MAX_LIMIT, lock_event_stream, stream_lock_key
+from app.services.notifications.event_feed import MAX_LIMIT
 from app.services.notifications.events import emit_event
+from app.stores.events import lock_event_stream, stream_lock_key
 
 
 def container_of(app: FastAPI) -> Container:
@@ -158,6 +160,7 @@ def test_stream_lock_key_is_stable_and_per_client() -> None:
     assert -(2**63) <= stream_lock_key("cli_A") < 2**63
 
 
+@pytest.mark.postgres_only
 async def test_commit_order_gap_is_closed_by_the_stream_lock(app: FastAPI, client: httpx.AsyncClient) -> None:
     """Two transactions append events for one client; the one with the lower seq commits last.
     Without the lock a reader would see the higher seq first and skip the lower one forever."""

@@ -1,6 +1,7 @@
-"""The payment resource read in one statement (``payment_reads``, PostgreSQL) against the ORM
-implementation it replaces: same bytes for every shape of payment, same scope check, and inside a
-transaction the same view of that transaction's uncommitted writes."""
+"""The payment resource read in one statement (``app.stores.payments``) against an independent
+ORM reading (``tests.payment_oracle``) and known answers: same bytes for every shape of payment,
+same scope check, and inside a transaction the same view of that transaction's uncommitted
+writes."""
 
 from __future__ import annotations
 
@@ -12,14 +13,11 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.models import Attempt, Payment
-from app.services.payments import reads as payment_reads
-from app.services.payments.views import (
-    load_payment_resource,
-    load_visible_payment_resource,
-    orm_visible_payment_resource,
-)
+from app.services.payments.views import load_payment_resource, load_visible_payment_resource, payment_resource
+from app.stores.payments import fetch_rows
 from tests.conftest import BASE_URL
 from tests.factories import World, create, make_client, make_world, pay_in_sandbox
+from tests.payment_oracle import orm_visible_payment_resource
 
 
 async def _world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> World:
@@ -78,7 +76,7 @@ async def _shapes(client: httpx.AsyncClient, world: World) -> list[str]:
 
 
 async def test_get_bytes_equal_the_orm_rendering(
-    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], backend: str
 ) -> None:
     world = await _world(client, admin_headers)
     ids = await _shapes(client, world)
@@ -100,10 +98,11 @@ async def test_get_bytes_equal_the_orm_rendering(
     assert [len(p["attempts"]) for p in shown[:4]] == [1, 1, 1, 2]
     assert [i["amount"] for i in shown[1]["items"]] == [50000, 30000]
     assert shown[1]["metadata"] == {"z": 1, "a": {"nested": [1, 2, "ba"]}, "tên": "Nguyễn"}
+    assert (await app.state.container.db.raw() is not None) == (backend == "postgres")
 
 
 async def test_raw_rows_render_like_the_orm(
-    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str]
+    client: httpx.AsyncClient, app: FastAPI, admin_headers: dict[str, str], backend: str
 ) -> None:
     world = await _world(client, admin_headers)
     ids = await _shapes(client, world)
@@ -113,9 +112,10 @@ async def test_raw_rows_render_like_the_orm(
         async with app.state.container.db.session() as session:
             via_session = await load_payment_resource(session, payment_id, BASE_URL)
         assert orjson.dumps(via_session) == orjson.dumps(expected)
-        rows = await payment_reads.fetch_rows(pool, payment_id)
-        assert rows is not None
-        assert orjson.dumps(rows.render(BASE_URL)) == orjson.dumps(expected)
+        if pool is not None:
+            rows = await fetch_rows(pool, payment_id)
+            assert rows is not None
+            assert orjson.dumps(payment_resource(rows, BASE_URL)) == orjson.dumps(expected)
 
 
 async def test_other_clients_payment_and_unknown_id_are_not_found(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import httpx
 import pytest
 
@@ -137,7 +139,7 @@ async def test_unknown_revenue_type_names_the_item(client: httpx.AsyncClient, wo
 async def test_validation_errors_name_the_field(
     client: httpx.AsyncClient, world: World, override: dict[str, object], field: str
 ) -> None:
-    r = await create(client, world, **override)
+    r = await create(client, world, **cast(dict[str, Any], override))
     assert r.status_code == 422, r.text
     body = r.json()
     assert body["code"] == "validation_error"

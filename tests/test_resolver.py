@@ -50,7 +50,10 @@ async def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Wor
 
 async def _attempt(app: FastAPI, payment_id: str) -> Attempt:
     async with app.state.container.db.session() as session:
-        return (await session.scalars(select(Attempt).where(Attempt.payment_id == payment_id))).one()
+        attempt: Attempt = (
+            await session.scalars(select(Attempt).where(Attempt.payment_id == payment_id))
+        ).one()
+        return attempt
 
 
 def test_backoff_spreads_out_and_stops_after_three_days() -> None:

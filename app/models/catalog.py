@@ -17,11 +17,12 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, utcnow
+from app.models.base import NOW, Base, utcnow
 from app.text import fold
 
 
@@ -48,8 +49,8 @@ class Agency(Base):
     level: Mapped[str] = mapped_column(String(20))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id", ondelete="RESTRICT"))
     path: Mapped[str] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW, onupdate=utcnow)
 
     @property
     def parent_code(self) -> str | None:
@@ -71,7 +72,7 @@ class AgencyTarget(Base):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
     year: Mapped[int] = mapped_column(Integer)
     online_payment_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW, onupdate=utcnow)
 
 
 class RevenueType(Base):
@@ -99,8 +100,8 @@ class RevenueType(Base):
     chapter: Mapped[str | None] = mapped_column(String(16))
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
-    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
 
 
 class Bank(Base):
@@ -125,7 +126,6 @@ class BeneficiaryAccount(Base):
             "uq_beneficiary_accounts_default",
             "agency_id",
             unique=True,
-            sqlite_where=text("revenue_type_code IS NULL"),
             postgresql_where=text("revenue_type_code IS NULL"),
         ),
     )
@@ -137,4 +137,4 @@ class BeneficiaryAccount(Base):
     account_number: Mapped[str] = mapped_column(String(34))
     bank_bin: Mapped[str | None] = mapped_column(ForeignKey("banks.bin"))
     account_name: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, utcnow
+from app.models.base import EMPTY_LIST, NOW, Base, utcnow
 
 
 class Client(Base):
@@ -22,10 +22,10 @@ class Client(Base):
     previous_webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
     previous_webhook_secret_expires_at: Mapped[datetime | None]
     # Hosts that return_url and webhook_url may point at (empty: any public host).
-    allowed_hosts: Mapped[list[str]] = mapped_column(default=list)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    allowed_hosts: Mapped[list[str]] = mapped_column(default=list, server_default=EMPTY_LIST)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW, onupdate=utcnow)
 
 
 class ClientAgency(Base):
@@ -46,7 +46,7 @@ class ApiKey(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
     # Set when the key is rotated out: it keeps working until then.
     expires_at: Mapped[datetime | None]
 

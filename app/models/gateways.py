@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigIntPK, utcnow
+from app.models.base import EMPTY_BYTES, EMPTY_OBJECT, NOW, Base, BigIntPK, utcnow
 
 
 class ProviderAccount(Base):
@@ -22,10 +22,10 @@ class ProviderAccount(Base):
     provider: Mapped[str] = mapped_column(String(32))
     # Credentials as JSON, encrypted with PAYBRIDGE_SECRET_KEY (Fernet); never returned.
     credentials_enc: Mapped[str] = mapped_column(Text)
-    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW, onupdate=utcnow)
 
 
 class InboundCallback(Base):
@@ -40,7 +40,6 @@ class InboundCallback(Base):
             "ix_inbound_callbacks_review",
             "id",
             postgresql_where=text("needs_review"),
-            sqlite_where=text("needs_review"),
         ),
     )
 
@@ -49,11 +48,11 @@ class InboundCallback(Base):
     provider_account_id: Mapped[str | None] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(16))  # ipn | return
     method: Mapped[str] = mapped_column(String(8))
-    query_string: Mapped[str] = mapped_column(Text, default="")
-    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    query_string: Mapped[str] = mapped_column(Text, default="", server_default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)
+    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"", server_default=EMPTY_BYTES)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
     # Filled while processing: verified True/False, the verdict, what it matched and did.
     verified: Mapped[bool | None] = mapped_column(Boolean)
     verdict: Mapped[str | None] = mapped_column(String(64))
@@ -66,6 +65,6 @@ class InboundCallback(Base):
     processed_at: Mapped[datetime | None]
     # Money a gateway or bank says moved that we could not attribute (unknown reference, wrong
     # amount, a second credit): kept for an operator, who resolves it with a note.
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     resolved_at: Mapped[datetime | None]
     resolution_note: Mapped[str | None] = mapped_column(String(1000))

@@ -15,10 +15,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigIntPK, utcnow
+from app.domain.states import RefundMethod, RefundOrigin, RefundState
+from app.models.base import EMPTY_OBJECT, NOW, Base, BigIntPK, enum_check, enum_column, utcnow
 
 
 class Refund(Base):
@@ -38,6 +41,9 @@ class Refund(Base):
         Index("ix_refunds_payment", "payment_id", "created_at"),
         Index("ix_refunds_due_check", "status", "next_check_at"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        enum_check("status", RefundState),
+        enum_check("origin", RefundOrigin),
+        enum_check("method", RefundMethod),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -49,16 +55,16 @@ class Refund(Base):
     # Our unique reference sent to the gateway for this refund.
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str] = mapped_column(String(300))
-    origin: Mapped[str] = mapped_column(String(16), default="client")
-    method: Mapped[str] = mapped_column(String(16), default="gateway")
+    origin: Mapped[RefundOrigin] = enum_column(RefundOrigin, 16, RefundOrigin.client)
+    method: Mapped[RefundMethod] = enum_column(RefundMethod, 16, RefundMethod.gateway)
     amount: Mapped[int] = mapped_column(BigInteger)
     # The whole paid amount of the attempt (some gateways distinguish full from partial).
-    full: Mapped[bool] = mapped_column(default=False)
+    full: Mapped[bool] = mapped_column(default=False, server_default=false())
     reason: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[RefundState] = enum_column(RefundState, 16, RefundState.pending)
     provider_refund_id: Mapped[str | None] = mapped_column(String(128))
     # Strings the gateway's refund query must repeat (RefundResult.wire).
-    wire: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    wire: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)
     raw_response: Mapped[str | None] = mapped_column(Text)
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(String(500))
@@ -66,10 +72,10 @@ class Refund(Base):
     operator_note: Mapped[str | None] = mapped_column(String(1000))
     confirmed_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
-    check_count: Mapped[int] = mapped_column(Integer, default=0)
+    check_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     completed_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
 
 
 class ReceiptSeries(Base):
@@ -90,8 +96,8 @@ class ReceiptSeries(Base):
     form_number: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(32))
     year: Mapped[int] = mapped_column(Integer)
-    next_number: Mapped[int] = mapped_column(BigInteger, default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_number: Mapped[int] = mapped_column(BigInteger, default=1, server_default=text("1"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
 
 
 class Receipt(Base):
@@ -122,7 +128,7 @@ class Receipt(Base):
     gateway_receipt_url: Mapped[str | None] = mapped_column(Text)
     gateway_receipt: Mapped[dict[str, Any] | None] = mapped_column()
     gateway_receipt_checked_at: Mapped[datetime | None]
-    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
 
 
 class ReconciliationRun(Base):
@@ -140,10 +146,10 @@ class ReconciliationRun(Base):
     day: Mapped[date] = mapped_column(Date)
     file_sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str | None] = mapped_column(String(300))
-    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    row_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Items per status, e.g. {"matched": 10, "amount_mismatch": 1}.
-    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=NOW)
 
 
 class ReconciliationItem(Base):
@@ -170,4 +176,4 @@ class ReconciliationItem(Base):
     detail: Mapped[str | None] = mapped_column(String(500))
     # What we did about it (e.g. "status_query_scheduled").
     action: Mapped[str | None] = mapped_column(String(64))
-    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=EMPTY_OBJECT)

@@ -12,7 +12,8 @@ from app.adapters.registry import PROVIDERS
 from app.deps import ContainerDep, container_of
 from app.errors import NotFound
 from app.services.callbacks.dvcqg_lookup import bill_lookup
-from app.services.callbacks.pipeline import handle_callback, handle_return
+from app.services.callbacks.fast import handle_callback
+from app.services.callbacks.pipeline import handle_return
 
 router = APIRouter(tags=["callbacks"])
 

@@ -14,7 +14,8 @@ from app.errors import NotFound
 from app.routes.docs import AUTH_PROBLEMS, problems
 from app.schemas.payments import AttemptCreate, OfflineCreate, PaymentCreate, PaymentList, PaymentOut
 from app.services.payments import lifecycle as service
-from app.services.payments import reads as payment_reads
+from app.services.payments import views as payment_views
+from app.stores import pool_of
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -106,12 +107,13 @@ async def get_payment(payment_id: str, principal: CurrentClient, request: Reques
     """One payment with its line items and attempts."""
     container = container_of(request)  # no dependency to solve on a hot route
     # Serialised once with orjson (the resource already has PaymentOut's shape; see the schema).
-    # One statement on the raw pool (same rendering code, same bytes as the ORM path).
-    resource = await payment_reads.visible_resource(
-        await container.db.raw(), payment_id, container.settings.public_base_url, principal.covers
+    # One statement on the raw pool.
+    found = await payment_views.visible_resource(
+        await pool_of(container.db), payment_id, container.settings.public_base_url, principal.covers
     )
-    if resource is None:
+    if found is None:
         raise NotFound("No such payment.")
+    resource = found
     return Response(orjson.dumps(resource), media_type="application/json")
 
 

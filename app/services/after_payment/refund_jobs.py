@@ -1,6 +1,6 @@
 """Refund worker jobs: ask gateways about refunds left pending or unknown, and refund in full the
 second payment of a bill that a citizen paid twice (``duplicate_paid``; manual where the gateway
-has no refund API). Rows are claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and
+has no refund API). Rows are claimed with a lease (``FOR UPDATE SKIP LOCKED``) and
 gateways are called with no transaction open."""
 
 from __future__ import annotations
@@ -8,30 +8,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from app.container import Container
+from app.domain.states import RefundMethod, RefundOrigin, RefundState
 from app.ids import new_id, new_reference
-from app.models import Attempt, Payment, Refund
-from app.services.after_payment.refunds import OPEN, execute_refund, refund_method
+from app.services.after_payment.refunds import execute_refund, refund_method
 from app.services.callbacks.resolver import LEASE
+from app.stores import refunds as store
 
 BATCH = 20
 
 
 async def _claim_due(container: Container, now: datetime) -> list[str]:
     async with container.db.transaction() as session:
-        stmt = (
-            select(Refund.id)
-            .where(Refund.method == "gateway", Refund.status.in_(OPEN), Refund.next_check_at <= now)
-            .order_by(Refund.next_check_at)
-            .limit(BATCH)
-        ).with_for_update(skip_locked=True)
-        ids = list((await session.scalars(stmt)).all())
-        if ids:
-            await session.execute(update(Refund).where(Refund.id.in_(ids)).values(next_check_at=now + LEASE))
-    return ids
+        return await store.claim_due(session, now, now + LEASE, BATCH)
 
 
 async def resolve_refunds_due(container: Container) -> int:
@@ -48,19 +37,7 @@ async def _open_duplicate_refunds(container: Container) -> tuple[int, list[str]]
     count = 0
     created: list[str] = []
     async with container.db.transaction() as session:
-        already = exists().where(Refund.attempt_id == Attempt.id, Refund.origin == "duplicate_paid")
-        attempts = (
-            await session.scalars(
-                select(Attempt)
-                .where(Attempt.duplicate_paid.is_(True), Attempt.status == "succeeded", ~already)
-                .order_by(Attempt.completed_at)
-                .limit(BATCH)
-            )
-        ).all()
-        for attempt in attempts:
-            client_id = await session.scalar(
-                select(Payment.client_id).where(Payment.id == attempt.payment_id)
-            )
+        for attempt, client_id in await store.unrefunded_duplicates(session, BATCH):
             method = refund_method(attempt.provider)
             values: dict[str, Any] = {
                 "id": new_id("rfd"),
@@ -71,26 +48,21 @@ async def _open_duplicate_refunds(container: Container) -> tuple[int, list[str]]
                 "provider_account_id": attempt.provider_account_id,
                 "reference": new_reference(),
                 "idempotency_key": f"duplicate_paid:{attempt.id}",
-                "origin": "duplicate_paid",
+                "origin": RefundOrigin.duplicate_paid,
                 "method": method,
                 "amount": attempt.amount,
                 "full": True,
                 "reason": "Hoàn tiền thanh toán trùng (duplicate payment)",
-                "status": "pending",
+                "status": RefundState.pending,
                 "wire": {},
                 "check_count": 0,
-                "next_check_at": now + LEASE if method == "gateway" else None,
+                "next_check_at": now + LEASE if method == RefundMethod.gateway else None,
                 "created_at": now,
                 "updated_at": now,
             }
-            new = await session.scalar(
-                pg_insert(Refund)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["payment_id", "idempotency_key"])
-                .returning(Refund.id)
-            )
+            new = await store.insert_once(session, values)
             count += new is not None
-            if new is not None and method == "gateway":
+            if new is not None and method == RefundMethod.gateway:
                 created.append(new)
     return count, created
 

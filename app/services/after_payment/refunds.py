@@ -2,8 +2,8 @@
 
 - T1 (one transaction, payment row locked): remaining = amount − refunded − reserved (refunds
   pending or unknown); a larger request is refused; the refund row is inserted ``pending``, which
-  reserves its amount. Concurrent requests queue on the payment's row lock (PostgreSQL) or the
-  write lock (SQLite), so their sum never exceeds what was paid.
+  reserves its amount. Concurrent requests queue on the payment's row lock, so their sum never
+  exceeds what was paid.
 - The gateway's refund API is called with no transaction open. Gateways without one
   (:class:`NotSupported`) get a ``manual`` refund that waits for an operator's confirmation.
 - T2 (one transaction): compare-and-set on the refund row; on success the payment's
@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import (
@@ -37,9 +36,11 @@ from app.adapters.base import (
     RefundStatus,
 )
 from app.container import Container
+from app.domain import transitions as T
+from app.domain.states import PAID, REFUND_OPEN, RefundMethod, RefundOrigin, RefundState
 from app.errors import Conflict, NotFound, ProblemError
 from app.ids import new_id, new_reference
-from app.models import Agency, Attempt, Payment, ProviderAccount, Refund
+from app.models import Payment, Refund
 from app.services.access.auth import Principal
 from app.services.callbacks.resolver import LEASE, next_check
 from app.services.catalogue.gateway_accounts import adapter_for, present
@@ -52,12 +53,13 @@ from app.services.payments.idempotency import (
     request_fingerprint,
     run_idempotent,
 )
-from app.services.payments.transitions import PAYMENT_FINAL_PAID, cas_payment
 from app.services.payments.views import load_payment_resource
+from app.stores import refunds as store
+from app.stores.transitions import apply, lock_payment
 
 log = logging.getLogger("paybridge.refunds")
 
-OPEN = ("pending", "unknown")
+OPEN = REFUND_OPEN
 
 
 class RefundExceedsRemaining(ProblemError):
@@ -103,16 +105,7 @@ def refund_resource(refund: Refund, payment: Payment) -> dict[str, Any]:
     }
 
 
-async def _load(session: AsyncSession, refund_id: str) -> tuple[Refund, Payment]:
-    row = (
-        await session.execute(
-            select(Refund, Payment)
-            .join(Payment, Payment.id == Refund.payment_id)
-            .where(Refund.id == refund_id)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    return row.Refund, row.Payment
+_load = store.load
 
 
 async def _resource(container: Container, refund_id: str) -> dict[str, Any]:
@@ -121,19 +114,12 @@ async def _resource(container: Container, refund_id: str) -> dict[str, Any]:
 
 
 async def _lock_payment(session: AsyncSession, container: Container, payment_id: str) -> Payment:
-    stmt = select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
-    stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one()
+    payment = await lock_payment(session, payment_id)
+    assert payment is not None  # a refund's payment is never deleted
+    return payment
 
 
-async def reserved_amount(session: AsyncSession, payment_id: str) -> int:
-    """Client refunds of a payment still in flight (their money is spoken for)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.payment_id == payment_id, Refund.origin == "client", Refund.status.in_(OPEN)
-        )
-    )
-    return int(total or 0)
+reserved_amount = store.reserved_amount
 
 
 def refund_method(provider: str) -> str:
@@ -151,19 +137,15 @@ async def _reserve(
 ) -> str:
     now = container.clock()
     async with container.db.transaction() as session:
-        path = await session.scalar(
-            select(Agency.path).join(Payment, Payment.agency_id == Agency.id).where(Payment.id == payment_id)
-        )
+        path = await store.payment_path(session, payment_id)
         if path is None or not principal.covers(path):
             raise NotFound("No such payment.")
         payment = await _lock_payment(session, container, payment_id)
-        if payment.status not in PAYMENT_FINAL_PAID:
+        if payment.status not in PAID:
             raise RefundNotAllowed(f"Only a paid payment can be refunded; this one is {payment.status}.")
         if payment.succeeded_attempt_id is None:
             raise RefundNotAllowed("This payment was collected at the counter; refund it there.")
-        attempt = (
-            await session.execute(select(Attempt).where(Attempt.id == payment.succeeded_attempt_id))
-        ).scalar_one()
+        attempt = await store.attempt(session, payment.succeeded_attempt_id)
         reserved = await reserved_amount(session, payment.id)
         remaining = payment.amount - payment.refunded_amount - reserved
         if ask.amount > remaining:
@@ -172,31 +154,33 @@ async def _reserve(
                 errors=[{"field": "amount", "message": f"must not exceed the remaining {remaining} VND"}],
                 remaining=remaining,
             )
-        refund = Refund(
-            id=new_id("rfd"),
-            payment_id=payment.id,
-            attempt_id=attempt.id,
-            client_id=payment.client_id,
-            provider=attempt.provider,
-            provider_account_id=attempt.provider_account_id,
-            reference=new_reference(),
-            idempotency_key=key,
-            origin="client",
-            method=refund_method(attempt.provider),
-            amount=ask.amount,
-            full=ask.amount == attempt.amount and payment.refunded_amount == 0 and reserved == 0,
-            reason=ask.reason,
-            status="pending",
-            wire={},
-            # Should this process die before the gateway answers, the resolver asks later.
-            next_check_at=now + LEASE if refund_method(attempt.provider) == "gateway" else None,
-            created_at=now,
-            updated_at=now,
+        method = refund_method(attempt.provider)
+        refund_id = await store.insert(
+            session,
+            {
+                "id": new_id("rfd"),
+                "payment_id": payment.id,
+                "attempt_id": attempt.id,
+                "client_id": payment.client_id,
+                "provider": attempt.provider,
+                "provider_account_id": attempt.provider_account_id,
+                "reference": new_reference(),
+                "idempotency_key": key,
+                "origin": RefundOrigin.client,
+                "method": method,
+                "amount": ask.amount,
+                "full": ask.amount == attempt.amount and payment.refunded_amount == 0 and reserved == 0,
+                "reason": ask.reason,
+                "status": RefundState.pending,
+                "wire": {},
+                # Should this process die before the gateway answers, the resolver asks later.
+                "next_check_at": now + LEASE if method == RefundMethod.gateway else None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(refund)
-        await session.flush()
-        await mark_resource(session, claim.record_id, refund.id)
-        return refund.id
+        await mark_resource(session, claim.record_id, refund_id)
+        return refund_id
 
 
 async def create_refund(
@@ -238,14 +222,7 @@ async def create_refund(
 
 async def get_refund(container: Container, principal: Principal, refund_id: str) -> dict[str, Any]:
     async with container.db.session() as session:
-        row = (
-            await session.execute(
-                select(Refund, Payment, Agency.path)
-                .join(Payment, Payment.id == Refund.payment_id)
-                .join(Agency, Agency.id == Payment.agency_id)
-                .where(Refund.id == refund_id)
-            )
-        ).first()
+        row = await store.visible(session, refund_id)
         if row is None or not principal.covers(row.path):
             raise NotFound("No such refund.")
         return refund_resource(row.Refund, row.Payment)
@@ -255,11 +232,11 @@ async def _gateway_context(
     container: Container, refund_id: str, client_ip: str
 ) -> tuple[Refund, Any, RefundRequest] | None:
     async with container.db.session() as session:
-        refund = await session.get(Refund, refund_id)
-        if refund is None or refund.status not in OPEN or refund.method != "gateway":
+        refund = await store.get(session, refund_id)
+        if refund is None or refund.status not in OPEN or refund.method != RefundMethod.gateway:
             return None
-        attempt = (await session.execute(select(Attempt).where(Attempt.id == refund.attempt_id))).scalar_one()
-        account = await session.get(ProviderAccount, refund.provider_account_id)
+        attempt = await store.attempt(session, refund.attempt_id)
+        account = await store.account(session, refund.provider_account_id)
     if account is None:
         return None
     request = RefundRequest(
@@ -312,36 +289,32 @@ async def execute_refund(container: Container, refund_id: str, *, client_ip: str
 
 async def _to_manual(container: Container, refund_id: str) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(Refund)
-            .where(Refund.id == refund_id, Refund.status.in_(OPEN))
-            .values(method="manual", status="pending", next_check_at=None, updated_at=container.clock())
-        )
+        await apply(session, T.REFUND_TO_MANUAL, refund_id, now=container.clock())
 
 
 async def record_result(container: Container, refund_id: str, result: RefundResult) -> str:
     """T2: apply a gateway's (or operator's) answer to an open refund; returns the refund's status."""
     now = container.clock()
     async with container.db.transaction() as session:
-        refund = (await session.execute(select(Refund).where(Refund.id == refund_id))).scalar_one()
+        refund = await store.get(session, refund_id)
+        assert refund is not None
         await _lock_payment(session, container, refund.payment_id)  # lock order: payment, then refund
         if result.status in (RefundStatus.succeeded, RefundStatus.failed):
             await finish(session, container, refund, result, now)
         else:
             checks = refund.check_count + 1
-            await session.execute(
-                update(Refund)
-                .where(Refund.id == refund_id, Refund.status.in_(OPEN))
-                .values(
-                    status=result.status.value,
-                    provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
-                    wire={**refund.wire, **result.wire},
-                    raw_response=result.raw or refund.raw_response,
-                    failure_message=result.message,
-                    check_count=checks,
-                    next_check_at=next_check(refund.created_at, checks, now),
-                    updated_at=now,
-                )
+            await apply(
+                session,
+                T.REFUND_STILL_OPEN,
+                refund_id,
+                status=result.status.value,
+                provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
+                wire={**refund.wire, **result.wire},
+                raw_response=result.raw or refund.raw_response,
+                failure_message=result.message,
+                check_count=checks,
+                next_check_at=next_check(refund.created_at, checks, now),
+                now=now,
             )
         return (await _load(session, refund_id))[0].status
 
@@ -357,51 +330,40 @@ async def finish(
 ) -> bool:
     """Move an open refund to succeeded/failed with its money and events (payment row already locked)."""
     succeeded = result.status is RefundStatus.succeeded
-    changed = await session.execute(
-        update(Refund)
-        .where(Refund.id == refund.id, Refund.status.in_(OPEN))
-        .values(
-            status="succeeded" if succeeded else "failed",
-            provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
-            wire={**refund.wire, **result.wire},
-            raw_response=result.raw or refund.raw_response,
-            failure_code=None if succeeded else result.code,
-            failure_message=None if succeeded else (result.message or "")[:500] or None,
-            operator_note=note if note is not None else refund.operator_note,
-            confirmed_at=now if note is not None else refund.confirmed_at,
-            next_check_at=None,
-            completed_at=now,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    transition = T.REFUND_SUCCEED if succeeded else T.REFUND_FAIL
+    changed = await apply(
+        session,
+        transition,
+        refund.id,
+        provider_refund_id=result.provider_refund_id or refund.provider_refund_id,
+        wire={**refund.wire, **result.wire},
+        raw_response=result.raw or refund.raw_response,
+        failure_code=None if succeeded else result.code,
+        failure_message=None if succeeded else (result.message or "")[:500] or None,
+        operator_note=note if note is not None else refund.operator_note,
+        confirmed_at=now if note is not None else refund.confirmed_at,
+        now=now,
     )
-    if not changed.rowcount:  # type: ignore[attr-defined]
+    if not changed:
         return False  # someone else settled it first
-    payment = (
-        await session.execute(
-            select(Payment).where(Payment.id == refund.payment_id).execution_options(populate_existing=True)
-        )
-    ).scalar_one()
+    payment = (await store.load(session, refund.id))[1]
     fully = False
     if succeeded and refund.origin == "client":
         total = payment.refunded_amount + refund.amount
         fully = total == payment.amount
-        moved = await cas_payment(
+        moved = await apply(
             session,
+            T.REFUND_ALL if fully else T.REFUND_PART,
             payment.id,
-            PAYMENT_FINAL_PAID,
-            {
-                "refunded_amount": Payment.refunded_amount + refund.amount,
-                "status": "refunded" if fully else "partially_refunded",
-                "updated_at": now,
-            },
+            refunded_amount=Payment.refunded_amount + refund.amount,
+            now=now,
         )
         if not moved:
             raise RuntimeError(f"payment {payment.id} is not in a refundable state")
     fresh_refund, fresh_payment = await _load(session, refund.id)
     await emit_event(
         session,
-        type="refund.succeeded" if succeeded else "refund.failed",
+        type=transition.event or "",
         client_id=fresh_refund.client_id,
         payment_id=fresh_payment.id,
         data=refund_resource(fresh_refund, fresh_payment),
@@ -411,7 +373,7 @@ async def finish(
         data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
         await emit_event(
             session,
-            type="payment.refunded",
+            type=T.REFUND_ALL.event or "",
             client_id=payment.client_id,
             payment_id=payment.id,
             data=data,
@@ -426,7 +388,7 @@ async def confirm_manual(
     """An operator confirms that a manual refund was paid out (or that it could not be)."""
     now = container.clock()
     async with container.db.transaction() as session:
-        refund = (await session.execute(select(Refund).where(Refund.id == refund_id))).scalar_one_or_none()
+        refund = await store.get(session, refund_id)
         if refund is None:
             raise NotFound("No such refund.")
         await _lock_payment(session, container, refund.payment_id)

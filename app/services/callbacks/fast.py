@@ -1,145 +1,60 @@
-"""The callback pipeline on PostgreSQL in two statements (the common case: a verified success for
-a pending attempt of a pending payment).
+"""The callback pipeline (IPN): the route's entry point, and the common case in two statements
+(a verified success for a pending attempt of a pending payment). The statements are in
+``app.stores.callbacks``.
 
 1. One autocommit statement stores the raw callback (committed before anything acts on it) and,
    in the same round trip, reads the gateway account it names and — by the reference the
-   request carries — the attempt, its payment and everything the payment resource is rendered
-   from (``payment_reads``). The reference is known before this statement because the request
+   request carries — the attempt, its payment and everything the payment is read as
+   (``app.stores.payments``). The reference is known before this statement because the request
    was parsed first with the account's cached credentials: parsing is pure (it verifies and
-   reads; nothing is acted upon until the raw row is committed). The cache holds the decrypted
-   account keyed by its ciphertext and settings, and the statement returns the account's current
-   row: an entry that no longer matches is replaced and the request is parsed again.
-2. After the verdict is known in Python, one statement of data-modifying CTEs makes the same
-   compare-and-sets as ``transitions.apply_outcome`` (attempt, then payment, same WHERE
-   conditions), and only when both took: takes the client's event-stream advisory lock, inserts
-   the event and its outbox row (only when the client has a webhook URL) and records the verdict
-   and reply on the stored callback. One statement is one transaction: all of it commits, or
-   none. The event's data is the payment resource rendered in Python from the rows of step 1
-   with the transition applied; the statement first checks that the payment and its attempts
-   are still exactly as read (a fingerprint), else it changes nothing.
+   reads; nothing is acted upon until the raw row is committed). The cache (on the container)
+   holds the decrypted account keyed by its ciphertext and settings, and the statement returns
+   the account's current row: an entry that no longer matches is replaced and the request is
+   parsed again.
+2. After the verdict is known in Python, one statement applies the declared transitions
+   ``ATTEMPT_SUCCEED`` and ``PAY_ONLINE`` — locking the payment before its attempt, the one lock
+   order — and only when both took: takes the client's event-stream advisory lock, inserts the
+   event and its outbox row (only when the client has a webhook URL) and records the verdict and
+   reply on the stored callback. One statement is one transaction: all of it commits, or none.
+   The event's data is the payment rendered from the rows of step 1 with the same declared
+   values applied; the statement first checks, under the payment's lock, that the payment and its
+   attempts are still exactly as read (a fingerprint), else it changes nothing.
 
 Everything else — unknown account or reference, bad signature, amount mismatch, failures, a
-duplicate or second payment, late successes, a lost race — goes down the ORM path
-(``callbacks.after_store``) after the same raw store, exactly as on SQLite.
+duplicate or second payment, late successes, a lost race — is decided by
+``callbacks.after_store`` (one transaction with the same declared transitions, the same lock
+order) after the same raw store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
 
 from app.adapters.base import AckVerdict, InboundRequest, Notification, Outcome, Reply
 from app.container import Container
-from app.db import Database
+from app.domain import transitions as T
 from app.ids import new_id
 from app.models import ProviderAccount
 from app.services.callbacks import pipeline as callbacks
-from app.services.notifications.event_feed import stream_lock_key
-from app.services.payments import reads as payment_reads
+from app.services.payments.views import payment_resource
+from app.stores import callbacks as store
+from app.stores import payments as payment_reads
+from app.stores import pool_of
+from app.stores.events import stream_lock_key
 
 log = logging.getLogger("paybridge.callbacks")
 
 MAX_CACHED_ACCOUNTS = 1_000
-# The attempt statuses a verified success may move from (transitions._apply_success).
-_SUCCESS_FROM = ("pending", "unknown", "failed", "expired", "cancelled")
+_SUCCESS_FROM = T.ATTEMPT_SUCCEED.from_states
+_PAID_FROM = T.PAY_ONLINE.from_states
 
-_FINGERPRINT = f"md5(ROW(p.*)::text || ({payment_reads.ATTEMPTS_ARRAY})::text)"
-
-# $1..$9: the raw callback; $10: the reference it names (NULL when none), stored with it so that the
-# verdict's update changes no indexed column; $2 is also the account.
-_STORE_AND_READ = f"""
-WITH cb AS (
-    INSERT INTO inbound_callbacks (provider, provider_account_id, kind, method, query_string, headers,
-                                   body, remote_addr, received_at, needs_review, reference)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, false, $10)
-    RETURNING id
-), t AS (
-    SELECT id, payment_id, status, amount FROM attempts
-    WHERE reference = $10 AND provider_account_id = $2
-)
-SELECT cb.id, acc.provider, acc.credentials_enc, acc.settings,
-       t.id, t.status, t.amount, {_FINGERPRINT},
-       {payment_reads.PAYMENT_COLUMNS}, g.code, g.path, {payment_reads.ITEMS_ARRAY}, x.attempts
-FROM cb
-LEFT JOIN provider_accounts acc ON acc.id = $2
-LEFT JOIN t ON true
-LEFT JOIN payments p ON p.id = t.payment_id
-LEFT JOIN agencies g ON g.id = p.agency_id
-LEFT JOIN LATERAL (SELECT {payment_reads.ATTEMPTS_ARRAY} AS attempts) x ON p.id IS NOT NULL
-"""  # noqa: S608 (constants only)
-_RESOURCE_AT = 8  # where payment_reads' columns start in a row of _STORE_AND_READ
-
-# The success transitions of one client's batch (group commit): one row of arrays per callback.
-# $1 attempt ids, $2 payment ids, $3 fingerprints, $4 paid_at (= completed_at), $5 now,
-# $6 provider transaction ids (NULL: keep), $7 event ids, $8 event data (JSON text),
-# $9 callback ids, $10 references, $11 amounts, $12 reply statuses, $13 reply bodies,
-# $14 processed_at; $15 the client's event-stream lock key. A batch never holds two callbacks
-# for one attempt or one payment. (``= ANY($n)`` beside each join on the input: the planner cannot
-# estimate ``unnest`` and would otherwise hash-join whole tables; with it, index scans. And
-# ``status || ''``: the same condition, but one no status index can serve, so that a stale
-# estimate never prefers scanning every pending payment to the primary key.)
-_APPLY_SUCCESSES = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                         $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::bigint[],
-                         $12::int[], $13::text[], $14::timestamptz[])
-        AS u(attempt_id, payment_id, fingerprint, paid_at, now, transaction_id, event_id, data,
-             callback_id, reference, amount, response_status, response_body, processed_at)
-), chk AS (
-    SELECT i.attempt_id FROM input i JOIN payments p ON p.id = i.payment_id
-    WHERE p.id = ANY($2::text[]) AND {_FINGERPRINT} = i.fingerprint
-), att AS (
-    UPDATE attempts t SET status = 'succeeded', completed_at = i.paid_at, updated_at = i.now,
-                          next_check_at = NULL, failure_code = NULL, failure_message = NULL,
-                          provider_transaction_id = COALESCE(i.transaction_id, t.provider_transaction_id)
-    FROM input i
-    WHERE t.id = ANY($1::text[]) AND t.id = i.attempt_id
-      AND t.status || '' IN ('pending', 'unknown', 'failed', 'expired', 'cancelled')
-      AND i.attempt_id IN (SELECT attempt_id FROM chk)
-    RETURNING t.id
-), pay AS (
-    UPDATE payments p SET status = 'succeeded', succeeded_attempt_id = i.attempt_id, channel = 'online',
-                          paid_at = i.paid_at, updated_at = i.now
-    FROM input i
-    WHERE p.id = ANY($2::text[]) AND p.id = i.payment_id AND p.status || '' = 'pending'
-      AND i.attempt_id IN (SELECT id FROM att)
-    RETURNING p.id, p.client_id, i.attempt_id
-), lk AS (
-    SELECT pg_advisory_xact_lock($15) AS locked WHERE EXISTS (SELECT 1 FROM pay)
-), ev AS (
-    INSERT INTO events (id, type, client_id, payment_id, data, created_at)
-    SELECT i.event_id, 'payment.succeeded', pay.client_id, pay.id, i.data::jsonb, i.now
-    FROM pay JOIN input i ON i.attempt_id = pay.attempt_id CROSS JOIN lk
-    RETURNING id, client_id, created_at
-), outbox AS (
-    INSERT INTO webhook_deliveries (event_id, client_id, status, attempts, next_attempt_at, created_at)
-    SELECT ev.id, c.id, 'pending', 0, ev.created_at, ev.created_at
-    FROM ev JOIN clients c ON c.id = ev.client_id
-    WHERE c.webhook_url IS NOT NULL AND c.webhook_url <> ''
-    RETURNING id
-), stored AS (
-    UPDATE inbound_callbacks c SET verified = true, verdict = 'accepted', attempt_id = i.attempt_id,
-                                   needs_review = false, reference = i.reference, amount = i.amount,
-                                   outcome = 'succeeded', response_status = i.response_status,
-                                   response_body = i.response_body, processed_at = i.processed_at
-    FROM input i JOIN pay ON pay.attempt_id = i.attempt_id
-    WHERE c.id = ANY($9::bigint[]) AND c.id = i.callback_id
-    RETURNING c.id
-)
-SELECT pay.attempt_id,
-       -- An attempt changed but its payment did not (a cancel or another payment won the race
-       -- since the check): fail the statement so that none of it commits; the ORM path decides.
-       CASE WHEN a.n > b.n THEN 1 / (b.n - b.n) END
-FROM (SELECT count(*) AS n FROM att) a CROSS JOIN (SELECT count(*) AS n FROM pay) b
-LEFT JOIN pay ON true
-"""  # noqa: S608 (constants only)
 MAX_BATCH = 64
 
 
@@ -151,40 +66,32 @@ class _CachedAccount:
     loaded: callbacks.Loaded
 
 
-_ACCOUNTS: weakref.WeakKeyDictionary[Database, dict[str, _CachedAccount]] = weakref.WeakKeyDictionary()
-
-
-def _accounts(db: Database) -> dict[str, _CachedAccount]:
-    cache = _ACCOUNTS.get(db)
-    if cache is None:
-        cache = _ACCOUNTS[db] = {}
+def _accounts(container: Container) -> dict[str, _CachedAccount]:
+    cache: dict[str, _CachedAccount] = container.cache("ipn.accounts", dict)
     return cache
 
 
-def forget_accounts(db: Database) -> None:
-    _accounts(db).clear()
+def forget_accounts(container: Container) -> None:
+    _accounts(container).clear()
 
 
 async def handle_callback(
-    container: Container,
-    pool: asyncpg.Pool,
-    provider: str,
-    account_id: str,
-    inbound: InboundRequest,
-    remote: str | None,
+    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
 ) -> Reply:
-    cache = _accounts(container.db)
+    """A gateway's callback (IPN): stored raw, verified, applied once, answered in its format."""
+    pool = await pool_of(container.db)
+    cache = _accounts(container)
     cached = cache.get(account_id)
     note: Notification | None = None
     if cached is not None and cached.provider == provider:
         try:
             note = callbacks.parse_callback(cached.loaded, inbound)
         except Exception:
-            note = None  # parsed again after the raw store, where the ORM path reports it
+            note = None  # parsed again after the raw store, where the general path reports it
     reference = note.reference if note is not None and note.verified else None
     async with pool.acquire() as conn:
         record = await conn.fetchrow(
-            _STORE_AND_READ,
+            store.STORE_AND_READ,
             provider,
             account_id,
             "ipn",
@@ -235,7 +142,7 @@ async def _apply_success(
     record: Any,
 ) -> Reply | None:
     """The common case, committed with the client's other ready successes; None when it does not
-    apply or changed nothing (the ORM path then decides)."""
+    apply or changed nothing (the general path then decides)."""
     attempt_id, attempt_status, attempt_amount, fingerprint = record[4], record[5], record[6], record[7]
     if not (
         note.verified
@@ -245,33 +152,21 @@ async def _apply_success(
         and attempt_status in _SUCCESS_FROM
     ):
         return None
-    rows = payment_reads.rows_from_record(record, _RESOURCE_AT)
-    if rows.payment.status != "pending":
+    rows = payment_reads.rows_from_record(record, store.RESOURCE_AT)
+    if rows.payment.status not in _PAID_FROM:
         return None
     now = container.clock()
     paid_at = note.paid_at or now
     transaction_id = note.provider_transaction_id or None
-    # The resource as it will read once the transition commits (what the ORM path renders).
-    rows.payment = replace(
-        rows.payment,
-        status="succeeded",
-        succeeded_attempt_id=attempt_id,
-        channel="online",
-        paid_at=paid_at.astimezone(UTC),
-        updated_at=now.astimezone(UTC),
+    # The resource as it reads once the statement commits: the declared transitions applied to
+    # the rows as read (the statement changes nothing unless they are still exactly so).
+    paid = T.PAY_ONLINE.values({"attempt_id": attempt_id, "paid_at": paid_at, "now": now})
+    won = T.ATTEMPT_SUCCEED.values(
+        {"paid_at": paid_at, "now": now, "provider_transaction_id": transaction_id}
     )
-    rows.attempts = [
-        replace(
-            a,
-            status="succeeded",
-            failure_code=None,
-            provider_transaction_id=transaction_id or a.provider_transaction_id,
-        )
-        if a.id == attempt_id
-        else a
-        for a in rows.attempts
-    ]
-    data = rows.render(container.settings.public_base_url)
+    rows.payment = _applied(rows.payment, paid)
+    rows.attempts = [_applied(a, won) if a.id == attempt_id else a for a in rows.attempts]
+    data = payment_resource(rows, container.settings.public_base_url)
     reply = loaded.adapter.acknowledge(loaded.account, note, AckVerdict.accepted)
     stored = callbacks.reply_values(container, reply)
     success = _Success(
@@ -291,10 +186,22 @@ async def _apply_success(
         processed_at=stored["processed_at"],
         done=asyncio.get_running_loop().create_future(),
     )
-    if not await _committer(container.db, rows.payment.client_id).submit(pool, success):
+    if not await _committer(container, rows.payment.client_id).submit(pool, success):
         return None
     callbacks.log_processed(container, provider, AckVerdict.accepted, "succeeded", note)
     return reply
+
+
+_R = TypeVar("_R", payment_reads.PaymentRow, payment_reads.AttemptRow)
+
+
+def _applied(row: _R, values: dict[str, Any]) -> _R:
+    """``row`` with the columns it holds set to ``values`` (timestamps in UTC, as read back)."""
+    held = {f.name for f in fields(row)}
+    changes: dict[str, Any] = {
+        k: v.astimezone(UTC) if isinstance(v, datetime) else v for k, v in values.items() if k in held
+    }
+    return replace(row, **changes)
 
 
 @dataclass
@@ -366,7 +273,7 @@ class _Committer:
                 raise
             except Exception as exc:
                 # One statement: nothing of it committed. Every callback of the batch goes down
-                # the ORM path, which sees whatever won (a payment's CAS lost to a cancel is the
+                # the general path, which sees whatever won (a payment's CAS lost to a cancel is the
                 # expected case: the guard fails the statement).
                 for item in batch:
                     _settle(item, False)
@@ -381,7 +288,7 @@ class _Committer:
     async def _write(self, pool: asyncpg.Pool, batch: list[_Success]) -> set[str]:
         async with pool.acquire() as conn:
             rows = await conn.fetch(
-                _APPLY_SUCCESSES,
+                store.APPLY_SUCCESSES,
                 [i.attempt_id for i in batch],
                 [i.payment_id for i in batch],
                 [i.fingerprint for i in batch],
@@ -406,13 +313,8 @@ def _settle(item: _Success, took: bool) -> None:
         item.done.set_result(took)
 
 
-_COMMITTERS: weakref.WeakKeyDictionary[Database, dict[str, _Committer]] = weakref.WeakKeyDictionary()
-
-
-def _committer(db: Database, client_id: str) -> _Committer:
-    committers = _COMMITTERS.get(db)
-    if committers is None:
-        committers = _COMMITTERS[db] = {}
+def _committer(container: Container, client_id: str) -> _Committer:
+    committers: dict[str, _Committer] = container.cache("ipn.committers", dict)
     committer = committers.get(client_id)
     if committer is None:
         if len(committers) >= MAX_CACHED_ACCOUNTS:

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select, update
-
 from app.adapters.base import (
     Account,
     AckVerdict,
@@ -30,11 +28,15 @@ from app.adapters.base import (
     Reply,
 )
 from app.container import Container
-from app.models import Attempt, InboundCallback, Payment, ProviderAccount
+from app.domain.states import ATTEMPT_OPEN, EventType
+from app.models import ProviderAccount
+from app.services.callbacks.resolver import resolve_attempt
 from app.services.catalogue.gateway_accounts import adapter_for, present
 from app.services.notifications.events import emit_event
 from app.services.payments.transitions import Applied, GatewayFact, apply_outcome
 from app.services.payments.views import renderer
+from app.stores import callbacks as store
+from app.stores import retry_transient
 
 log = logging.getLogger("paybridge.callbacks")
 
@@ -75,28 +77,25 @@ async def _store_raw(
     """Store the raw callback (committed before anything else looks at it) and, in the same short
     transaction, read the gateway account it names."""
     async with container.db.transaction() as session:
-        row = InboundCallback(
-            provider=provider,
-            provider_account_id=account_id,
-            kind=kind,
-            method=inbound.method,
-            query_string=inbound.query_string,
-            headers=headers_for_audit(dict(inbound.headers)),
-            body=inbound.body,
-            remote_addr=remote,
-            received_at=container.clock(),
+        return await store.store_raw(
+            session,
+            {
+                "provider": provider,
+                "provider_account_id": account_id,
+                "kind": kind,
+                "method": inbound.method,
+                "query_string": inbound.query_string,
+                "headers": headers_for_audit(dict(inbound.headers)),
+                "body": inbound.body,
+                "remote_addr": remote,
+                "received_at": container.clock(),
+            },
         )
-        session.add(row)
-        await session.flush()
-        account = await session.get(ProviderAccount, account_id)
-        return row.id, account
 
 
 async def _record(container: Container, callback_id: int, **values: Any) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(InboundCallback).where(InboundCallback.id == callback_id).values(**values)
-        )
+        await store.record(session, callback_id, **values)
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,6 @@ def present_account(container: Container, provider: str, row: ProviderAccount | 
     if row is None or row.provider != provider:
         return None
     return Loaded(adapter_for(provider), present(container, row))
-
-
-async def handle_callback(
-    container: Container, provider: str, account_id: str, inbound: InboundRequest, remote: str | None
-) -> Reply:
-    pool = await container.db.raw()
-    if pool is not None:
-        from app.services.callbacks import fast as fast_callbacks  # it builds on this module
-
-        return await fast_callbacks.handle_callback(container, pool, provider, account_id, inbound, remote)
-    callback_id, row = await _store_raw(container, provider, account_id, "ipn", inbound, remote)
-    return await after_store(
-        container, provider, account_id, callback_id, present_account(container, provider, row), inbound
-    )
 
 
 def parse_callback(loaded: Loaded, inbound: InboundRequest) -> Notification:
@@ -160,7 +145,7 @@ async def after_store(
     note: Notification | None = None,
 ) -> Reply:
     """Everything after the raw store: parse (unless ``note`` already holds the parse with this
-    very account), then check and apply in one transaction (the ORM path)."""
+    very account), then check and apply in one transaction (the general path)."""
     if loaded is None:
         await _record(
             container, callback_id, verified=False, verdict="unknown_account", processed_at=container.clock()
@@ -176,7 +161,11 @@ async def after_store(
     def acknowledge(verdict: AckVerdict) -> Reply:
         return adapter.acknowledge(account, parsed if parsed.verified else None, verdict)
 
-    verdict, applied, reply = await _process(container, provider, account_id, callback_id, note, acknowledge)
+    # A deadlock or serialization failure rolls the whole transaction back: run it again (never a
+    # 500 where the gateway expects its own acknowledgement).
+    verdict, applied, reply = await retry_transient(
+        lambda: _process(container, provider, account_id, callback_id, note, acknowledge)
+    )
     log_processed(container, provider, verdict, applied, note)
     return reply
 
@@ -203,23 +192,20 @@ async def _process(
     async with container.db.transaction() as session:
         attempt = None
         if note.reference:
-            attempt = await session.scalar(
-                select(Attempt).where(
-                    Attempt.reference == note.reference, Attempt.provider_account_id == account_id
-                )
-            )
+            attempt = await store.attempt_by_reference(session, note.reference, account_id)
         base = {"reference": note.reference, "amount": note.amount, "outcome": note.outcome.value}
         if not note.verified:
             # Unverifiable: at most a hint. If it names one of ours, query the gateway soon.
-            if attempt is not None and attempt.status in ("pending", "unknown"):
-                await session.execute(
-                    update(Attempt).where(Attempt.id == attempt.id).values(next_check_at=now)
-                )
+            if attempt is not None and attempt.status in ATTEMPT_OPEN:
+                await store.check_soon(session, attempt.id, now)
             reply = acknowledge(AckVerdict.invalid_signature)
-            await session.execute(
-                update(InboundCallback)
-                .where(InboundCallback.id == callback_id)
-                .values(verified=False, verdict="invalid_signature", **base, **reply_values(container, reply))
+            await store.record(
+                session,
+                callback_id,
+                verified=False,
+                verdict="invalid_signature",
+                **base,
+                **reply_values(container, reply),
             )
             return AckVerdict.invalid_signature, None, reply
         paid = note.outcome is Outcome.succeeded
@@ -246,15 +232,13 @@ async def _process(
             # The same attempt paid again under another gateway/bank transaction (a second bank
             # transfer with the same reference): money moved twice. Keep it, flag it, tell the portal.
             verdict, applied = AckVerdict.accepted, "second_payment"
-            payment = (
-                await session.execute(select(Payment).where(Payment.id == attempt.payment_id))
-            ).scalar_one()
-            data = await renderer(container.settings.public_base_url)(session, payment.id)
+            client_id = await store.payment_client(session, attempt.payment_id)
+            data = await renderer(container.settings.public_base_url)(session, attempt.payment_id)
             await emit_event(
                 session,
-                type="payment.duplicate_paid",
-                client_id=payment.client_id,
-                payment_id=payment.id,
+                type=EventType.payment_duplicate_paid,
+                client_id=client_id,
+                payment_id=attempt.payment_id,
                 data={
                     **data,
                     "duplicate_transaction_id": note.provider_transaction_id,
@@ -274,7 +258,7 @@ async def _process(
                 session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
             )
             applied = result.value
-            if result is Applied.unchanged and attempt.status not in ("pending", "unknown"):
+            if result is Applied.unchanged and attempt.status not in ATTEMPT_OPEN:
                 verdict = AckVerdict.already_processed
             else:
                 verdict = AckVerdict.accepted
@@ -282,17 +266,15 @@ async def _process(
             verdict in (AckVerdict.not_found, AckVerdict.amount_mismatch) or applied == "second_payment"
         )
         reply = acknowledge(verdict)
-        await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == callback_id)
-            .values(
-                verified=True,
-                verdict=applied if applied == "second_payment" else verdict.value,
-                attempt_id=attempt.id if attempt else None,
-                needs_review=review,
-                **base,
-                **reply_values(container, reply),
-            )
+        await store.record(
+            session,
+            callback_id,
+            verified=True,
+            verdict=applied if applied == "second_payment" else verdict.value,
+            attempt_id=attempt.id if attempt else None,
+            needs_review=review,
+            **base,
+            **reply_values(container, reply),
         )
     return verdict, applied, reply
 
@@ -335,35 +317,23 @@ async def handle_return(
     async with container.db.transaction() as session:
         row = None
         if note.verified and note.reference:
-            row = (
-                await session.execute(
-                    select(Attempt, Payment.checkout_token)
-                    .join(Payment, Payment.id == Attempt.payment_id)
-                    .where(Attempt.reference == note.reference, Attempt.provider_account_id == account_id)
-                )
-            ).first()
-            if row is not None and row.Attempt.status in ("pending", "unknown"):
+            row = await store.attempt_and_token(session, note.reference, account_id)
+            if row is not None and row.Attempt.status in ATTEMPT_OPEN:
                 # The browser says something happened: ask the gateway now rather than in a minute.
-                await session.execute(
-                    update(Attempt).where(Attempt.id == row.Attempt.id).values(next_check_at=now)
-                )
-        await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == callback_id)
-            .values(
-                verified=note.verified,
-                verdict="return_verified" if note.verified else "invalid_signature",
-                reference=note.reference,
-                outcome=note.outcome.value,
-                attempt_id=row.Attempt.id if row else None,
-                processed_at=now,
-            )
+                await store.check_soon(session, row.Attempt.id, now)
+        await store.record(
+            session,
+            callback_id,
+            verified=note.verified,
+            verdict="return_verified" if note.verified else "invalid_signature",
+            reference=note.reference,
+            outcome=note.outcome.value,
+            attempt_id=row.Attempt.id if row else None,
+            processed_at=now,
         )
     if row is None:
         return ReturnResult(None, None, note.verified)
-    if row.Attempt.status in ("pending", "unknown"):
+    if row.Attempt.status in ATTEMPT_OPEN:
         # Settle it now if the gateway already knows, so the result page can say so.
-        from app.services.callbacks.resolver import resolve_attempt
-
         await resolve_attempt(container, row.Attempt.id)
     return ReturnResult(row.Attempt.payment_id, row.checkout_token, True)

@@ -12,15 +12,15 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from app.adapters.base import Capability, GatewayError, NotSupported, Outcome
 from app.container import Container
+from app.domain.states import ATTEMPT_OPEN
 from app.models import Attempt, ProviderAccount
 from app.services.catalogue.gateway_accounts import adapter_for, present
 from app.services.payments.attempts import attempt_ref
 from app.services.payments.transitions import Applied, GatewayFact, apply_outcome
 from app.services.payments.views import renderer
+from app.stores import payments, retry_transient
 
 log = logging.getLogger("paybridge.resolver")
 
@@ -50,25 +50,14 @@ def next_check(created_at: datetime, checks_done: int, now: datetime) -> datetim
 
 async def _claim(container: Container, now: datetime) -> list[str]:
     async with container.db.transaction() as session:
-        stmt = (
-            select(Attempt.id)
-            .where(Attempt.status.in_(("pending", "unknown")), Attempt.next_check_at <= now)
-            .order_by(Attempt.next_check_at)
-            .limit(BATCH)
-        ).with_for_update(skip_locked=True)
-        ids = list((await session.scalars(stmt)).all())
-        if ids:
-            await session.execute(
-                update(Attempt).where(Attempt.id.in_(ids)).values(next_check_at=now + LEASE)
-            )
-    return ids
+        return await payments.lease_due_attempts(session, now, now + LEASE, BATCH)
 
 
 async def resolve_attempt(container: Container, attempt_id: str) -> Applied | None:
     """Query the gateway once about one attempt and apply what it says. None: nothing learned."""
     async with container.db.session() as session:
         attempt = await session.get(Attempt, attempt_id)
-        if attempt is None or attempt.status not in ("pending", "unknown"):
+        if attempt is None or attempt.status not in ATTEMPT_OPEN:
             return None
         row = await session.get(ProviderAccount, attempt.provider_account_id)
     if row is None:
@@ -108,10 +97,14 @@ async def resolve_attempt(container: Container, attempt_id: str) -> Applied | No
         message=result.message,
         paid_at=result.paid_at,
     )
-    async with container.db.transaction() as session:
-        applied = await apply_outcome(
-            session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
-        )
+
+    async def apply_it() -> Applied:
+        async with container.db.transaction() as session:
+            return await apply_outcome(
+                session, attempt.id, fact, now=now, render=renderer(container.settings.public_base_url)
+            )
+
+    applied = await retry_transient(apply_it)
     if result.outcome in (Outcome.pending, Outcome.unknown):
         await _reschedule(container, attempt, now)
     return applied
@@ -120,10 +113,8 @@ async def resolve_attempt(container: Container, attempt_id: str) -> Applied | No
 async def _reschedule(container: Container, attempt: Attempt, now: datetime) -> None:
     checks = attempt.check_count + 1
     async with container.db.transaction() as session:
-        await session.execute(
-            update(Attempt)
-            .where(Attempt.id == attempt.id, Attempt.status.in_(("pending", "unknown")))
-            .values(check_count=checks, next_check_at=next_check(attempt.created_at, checks, now))
+        await payments.reschedule_check(
+            session, attempt.id, checks, next_check(attempt.created_at, checks, now)
         )
 
 

@@ -9,22 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domain.states import EventType
 from app.ids import new_id
-from app.models import Client, Event, WebhookDelivery
-from app.services.notifications import event_feed
+from app.models import Event
+from app.stores import events as store
 
-EVENT_TYPES = (
-    "payment.succeeded",
-    "payment.expired",
-    "payment.cancelled",
-    "payment.refunded",
-    "payment.duplicate_paid",
-    "refund.succeeded",
-    "refund.failed",
-)
+EVENT_TYPES = tuple(EventType)
 
 
 async def emit_event(
@@ -47,19 +39,7 @@ async def emit_event(
         "data": data,
         "created_at": now,
     }
-    # One client's appends are serialised from INSERT to COMMIT, so its feed sees seqs in order.
-    await event_feed.lock_event_stream(session, client_id)
-    await session.execute(insert(Event).values(**values))
-    # The outbox row, iff the client takes webhooks right now: one INSERT … SELECT, no read first.
-    when = literal(now, WebhookDelivery.__table__.c.next_attempt_at.type)
-    await session.execute(
-        insert(WebhookDelivery).from_select(
-            ["event_id", "client_id", "status", "attempts", "next_attempt_at", "created_at"],
-            select(literal(values["id"]), Client.id, literal("pending"), literal(0), when, when).where(
-                Client.id == client_id, Client.webhook_url.is_not(None), Client.webhook_url != ""
-            ),
-        )
-    )
+    await store.append(session, values, now)
     return Event(**values)  # as written (its ``seq`` is not loaded)
 
 

@@ -25,11 +25,14 @@ from app.adapters.base import (
     Payer,
 )
 from app.container import Container
+from app.domain import transitions as T
+from app.domain.states import AttemptStatus
 from app.ids import new_id, new_reference
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.services.catalogue.catalog import resolve_beneficiaries
 from app.services.catalogue.gateway_accounts import adapter_for, present
-from app.services.payments.transitions import cas_attempt
+from app.stores.payments import AttemptRow, PaymentRow
+from app.stores.transitions import apply
 
 log = logging.getLogger("paybridge.attempts")
 
@@ -46,7 +49,9 @@ def attempt_ref(attempt: Attempt) -> AttemptRef:
     )
 
 
-def new_attempt_values(payment: Payment, account: ProviderAccount, now: datetime) -> dict[str, Any]:
+def new_attempt_values(
+    payment: Payment | PaymentRow, account: ProviderAccount, now: datetime
+) -> dict[str, Any]:
     """The columns of a new pending attempt for ``payment`` at ``account`` (no checkout yet)."""
     adapter = adapter_for(account.provider)
     return {
@@ -55,7 +60,7 @@ def new_attempt_values(payment: Payment, account: ProviderAccount, now: datetime
         "provider": account.provider,
         "provider_account_id": account.id,
         "reference": new_reference(),
-        "status": "pending",
+        "status": AttemptStatus.pending,
         "amount": payment.amount,
         "wire": {},
         "duplicate_paid": False,
@@ -109,8 +114,8 @@ def _beneficiary(row: BeneficiaryAccount) -> Beneficiary:
 
 
 def build_checkout_request(
-    attempt: Attempt,
-    payment: Payment,
+    attempt: Attempt | AttemptRow,
+    payment: Payment | PaymentRow,
     agency: Agency,
     items: Sequence[LineItem],
     resolved: Mapping[str | None, BeneficiaryAccount],
@@ -214,39 +219,31 @@ async def call_gateway(
     return CheckoutOutcome(account_row.provider, result, error)
 
 
-def checkout_values(outcome: CheckoutOutcome, now: datetime) -> dict[str, Any]:
-    """The attempt's new column values for ``outcome`` (the caller compare-and-sets them)."""
+def checkout_transition(outcome: CheckoutOutcome, now: datetime) -> tuple[T.Transition, dict[str, Any]]:
+    """The attempt's transition for ``outcome`` and its parameters (the caller applies them)."""
     result, error = outcome.result, outcome.error
     if result is not None:
-        return {
+        return T.ATTEMPT_CHECKOUT_READY, {
             "checkout_url": result.checkout_url,
             "qr_payload": result.qr_payload,
             "provider_transaction_id": result.provider_transaction_id,
             "wire": dict(result.wire),
             "raw_request": result.raw_request,
             "raw_response": result.raw_response,
-            "updated_at": now,
         }
     if isinstance(error, GatewayLogicalError):
         log.info("gateway refused checkout", extra={"provider": outcome.provider, "code": error.code})
-        return {
-            "status": "failed",
+        return T.ATTEMPT_CHECKOUT_REFUSED, {
             "failure_code": error.code or "declined",
             "failure_message": error.message[:500],
-            "completed_at": now,
-            "updated_at": now,
-            "next_check_at": None,
         }
     log.warning(
         "gateway checkout outcome unknown",
         extra={"provider": outcome.provider, "error": type(error).__name__},
     )
-    return {
-        "status": "unknown",
-        "failure_code": "gateway_unreachable",
+    return T.ATTEMPT_CHECKOUT_UNKNOWN, {
         "failure_message": str(error)[:500] if error else None,
         "next_check_at": now + FIRST_CHECK_AFTER,
-        "updated_at": now,
     }
 
 
@@ -255,10 +252,10 @@ async def record_checkout(
 ) -> bool:
     """Compare-and-set the outcome on the (still pending) attempt, in the caller's transaction;
     on success the in-memory ``attempt`` carries the new values too. False: it moved on meanwhile."""
-    values = checkout_values(outcome, now)
-    if not await cas_attempt(session, attempt.id, ("pending",), values):
+    transition, params = checkout_transition(outcome, now)
+    if not await apply(session, transition, attempt.id, **params, now=now):
         return False
-    for name, value in values.items():
+    for name, value in transition.values({**params, "now": now}).items():
         setattr(attempt, name, value)
     return True
 

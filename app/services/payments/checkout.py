@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from app.container import Container
 from app.errors import NotFound, ValidationFailed
-from app.models import Agency, Payment
 from app.services.payments.lifecycle import add_attempt
 from app.services.payments.providers import describe, providers_for_path
 from app.services.payments.views import load_payment_resource
+from app.stores import payments as store
 
 
 @dataclass(frozen=True)
@@ -26,13 +24,7 @@ class CheckoutView:
 
 async def load_checkout(container: Container, token: str) -> CheckoutView:
     async with container.db.session() as session:
-        row = (
-            await session.execute(
-                select(Payment.id, Agency.name, Agency.path)
-                .join(Agency, Agency.id == Payment.agency_id)
-                .where(Payment.checkout_token == token)
-            )
-        ).first()
+        row = await store.by_checkout_token(session, token)
         if row is None:
             raise NotFound("No such checkout.")
         resource = await load_payment_resource(session, row.id, container.settings.public_base_url)

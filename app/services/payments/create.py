@@ -1,15 +1,13 @@
 """Payment create, the general path: idempotent, one bill one payment, any gateway.
 
 :mod:`app.services.payments.fast_create` answers the common case in one statement first; everything it
-hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called,
-SQLite) is answered here.
+hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called)
+is answered here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 import orjson
 from sqlalchemy import insert, select
@@ -17,10 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.domain.states import BLOCKING
 from app.errors import ProblemError, ValidationFailed
-from app.ids import new_id, new_token
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
-from app.models.payments import BLOCKING_STATUSES
 from app.schemas.payments import PaymentCreate
 from app.services.access.auth import Principal
 from app.services.catalogue.catalog import get_active_revenue_types, resolve_beneficiaries
@@ -44,7 +41,8 @@ from app.services.payments.idempotency import (
     request_fingerprint,
     run_idempotent,
 )
-from app.services.payments.views import hosted_checkout_url, load_payment_resource, payment_resource
+from app.services.payments.views import load_payment_resource, payment_resource
+from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
 from app.vntime import VN_TZ
 
 
@@ -81,7 +79,7 @@ async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bi
             Payment.agency_id == agency_id,
             Payment.dossier_code == dossier,
             Payment.bill_key == bill_key,
-            Payment.status.in_(BLOCKING_STATUSES),
+            Payment.status.in_(BLOCKING),
         )
     )
 
@@ -111,8 +109,7 @@ async def _insert_payment(
         for i, item in enumerate(body.items):
             if item.revenue_type_code not in active:
                 raise RevenueTypeUnknown(
-                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today; "
-                    "GET /v1/revenue-types lists the codes in force (?q= searches them).",
+                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today.",
                     errors=[{"field": f"items[{i}].revenue_type_code", "message": "unknown or inactive"}],
                 )
         account = None
@@ -131,27 +128,7 @@ async def _insert_payment(
             beneficiaries = await resolve_beneficiaries(
                 session, agency, [item.revenue_type_code for item in body.items]
             )
-        values: dict[str, Any] = {
-            "id": new_id("pay"),
-            "client_id": principal.client_id,
-            "agency_id": agency.id,
-            "dossier_code": body.dossier_code,
-            "bill_code": body.bill_code,
-            "bill_key": bill_key,
-            "procedure_code": body.procedure_code,
-            "description": body.description,
-            "payer": body.payer.model_dump(),
-            "amount": body.total,
-            "currency": "VND",
-            "status": "pending",
-            "provider": body.provider,
-            "return_url": body.return_url,
-            "metadata_": body.metadata,
-            "checkout_token": new_token(24),
-            "expires_at": now + timedelta(seconds=body.expires_in_seconds),
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = fast_create.new_payment_values(principal, agency.id, body, now)
         agency_id = agency.id
         try:
             # RETURNING: the row exactly as stored (JSONB key order, UTC timestamps), so that the
@@ -208,14 +185,17 @@ async def _checkout_and_answer(
             outcome is not None and await record_checkout(session, attempt, outcome, container.clock())
         )
         if fresh:
-            payment = created.payment
-            resource = payment_resource(
-                payment,
+            rows = PaymentRows(
+                PaymentRow.from_object(created.payment),
                 created.agency.code,
-                [(item, rtype.name) for item, rtype in created.items],
-                [attempt] if attempt is not None else [],
-                hosted_checkout_url(base_url, payment.checkout_token),
+                created.agency.path,
+                [
+                    ItemRow(item.revenue_type_code, rtype.name, item.amount, item.description)
+                    for item, rtype in created.items
+                ],
+                [AttemptRow.from_object(attempt)] if attempt is not None else [],
             )
+            resource = payment_resource(rows, base_url)
         else:  # the attempt moved on meanwhile (a callback, a cancel): answer what is stored
             resource = await load_payment_resource(session, created.payment.id, base_url)
         body = orjson.dumps(resource)

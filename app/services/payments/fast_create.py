@@ -19,87 +19,167 @@ it exactly as before, stores business errors for the key, and so on:
   gateway's limits), or the database says the cached revenue-type versions or account are no
   longer in force (the guard CTE, then nothing is written and the cache is emptied);
 - a gateway that must be called, a checkout the adapter refuses, metadata with floats (jsonb
-  would print them differently from the response), SQLite.
+  would print them differently from the response).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, timedelta
-from types import SimpleNamespace
-from typing import Any, TypeVar, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import orjson
 
 from app.adapters.base import GatewayError
 from app.container import Container
+from app.domain.states import IdempotencyState
 from app.errors import ProblemError
 from app.ids import new_id, new_token
-from app.models import Agency, Attempt, Payment, PaymentItem
+from app.models import Agency, Attempt, IdempotencyRecord, Payment, PaymentItem
 from app.schemas.payments import PaymentCreate
 from app.services.access.auth import Principal
 from app.services.catalogue import cache as catalog_cache
 from app.services.catalogue.gateway_accounts import adapter_for
 from app.services.payments.attempts import build_checkout_request, line_items, new_attempt_values
 from app.services.payments.idempotency import StoredResponse, check_key
-from app.services.payments.views import hosted_checkout_url, payment_resource
+from app.services.payments.views import payment_resource
+from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
+from app.stores.sql import column_defaults, compile_once, insert_select, params_for
 from app.vntime import VN_TZ
 
 SCOPE = "payments.create"
-T = TypeVar("T")
+# What the database fills in for the columns the create leaves out (the response shows them).
+PAYMENT_DEFAULTS = column_defaults(Payment)
+ATTEMPT_DEFAULTS = column_defaults(Attempt)
 
-_PAYMENT_CTES = """
+# The statement is written against the models (column names, required columns and JSONB casts come
+# from them; every other column takes its database default) and compiled once for asyncpg.
+_PAYMENT_KEYS = (
+    "id",
+    "client_id",
+    "agency_id",
+    "dossier_code",
+    "bill_code",
+    "bill_key",
+    "procedure_code",
+    "description",
+    "payer",
+    "amount",
+    "provider",
+    "return_url",
+    "metadata_",
+    "checkout_token",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+_ATTEMPT_KEYS = (
+    "id",
+    "payment_id",
+    "provider",
+    "provider_account_id",
+    "reference",
+    "status",
+    "amount",
+    "wire",
+    "duplicate_paid",
+    "late",
+    "check_count",
+    "next_check_at",
+    "created_at",
+    "updated_at",
+    "provider_transaction_id",
+    "checkout_url",
+    "qr_payload",
+    "raw_request",
+    "raw_response",
+)
+ITEM_KEYS = ("position", "revenue_type_id", "revenue_type_code", "amount", "description")
+_ITEMS = (
+    "unnest(CAST(:item_position AS int[]), CAST(:item_revenue_type_id AS int[]), "
+    "CAST(:item_revenue_type_code AS text[]), CAST(:item_amount AS bigint[]), "
+    "CAST(:item_description AS text[])) "
+    "AS u(position, revenue_type_id, revenue_type_code, amount, description)"
+)
+_PAYMENT_CTES = f"""
 WITH guard AS (
     SELECT 1 AS ok
     WHERE (SELECT count(*) FROM revenue_types
-           WHERE id = ANY($1::int[]) AND is_current AND valid_from <= $2::date
-             AND (valid_to IS NULL OR valid_to >= $2::date)) = cardinality($1::int[])
-      AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = $3 AND enabled))
+           WHERE id = ANY(CAST(:revenue_type_ids AS int[])) AND is_current
+             AND valid_from <= CAST(:today AS date)
+             AND (valid_to IS NULL OR valid_to >= CAST(:today AS date)))
+          = cardinality(CAST(:revenue_type_ids AS int[]))
+      AND (CAST(:account_id AS text) IS NULL
+           OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = :account_id AND enabled))
 ), claim AS (
-    INSERT INTO idempotency_records (client_id, scope, key, request_hash, state, response_status,
-                                     response_body, resource_id, created_at, expires_at)
-    SELECT $4, $5, $6, $7, 'completed', 201, $8, $9, $10, $11 FROM guard
-    RETURNING id
+    {
+    insert_select(
+        IdempotencyRecord,
+        {
+            "client_id": ":client_id",
+            "scope": ":scope",
+            "key": ":key",
+            "request_hash": ":request_hash",
+            "state": f"'{IdempotencyState.completed.value}'",
+            "response_status": "201",
+            "response_body": ":response_body",
+            "resource_id": ":payment_id",
+            "created_at": ":payment_created_at",
+            "expires_at": ":key_expires_at",
+        },
+        source="FROM guard",
+        returning="id",
+    )
+}
 ), payment AS (
-    INSERT INTO payments (id, client_id, agency_id, dossier_code, bill_code, bill_key, procedure_code,
-                          description, payer, amount, currency, status, provider, return_url, metadata,
-                          checkout_token, channel, offline, exempt, succeeded_attempt_id,
-                          refunded_amount, expires_at, paid_at, created_at, updated_at)
-    SELECT $9, $4, $12, $13, $14, $15, $16, $17, $18::jsonb, $19, 'VND', 'pending', $20, $21,
-           $22::jsonb, $23, NULL, NULL, false, NULL, 0, $24, NULL, $10, $10
-    FROM claim
-    RETURNING id
+    {
+    insert_select(
+        Payment, params_for(Payment, _PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
+    )
+}
 ), items AS (
-    INSERT INTO payment_items (payment_id, position, revenue_type_id, revenue_type_code, amount,
-                               description)
-    SELECT payment.id, u.position, u.revenue_type_id, u.code, u.amount, u.description
-    FROM payment,
-         unnest($25::int[], $26::int[], $27::text[], $28::bigint[], $29::text[])
-             AS u(position, revenue_type_id, code, amount, description)
-)"""
-
-_WITH_ATTEMPT = (  # constants only, no input in the text
-    _PAYMENT_CTES  # noqa: S608
-    + """, attempt AS (
-    INSERT INTO attempts (id, payment_id, provider, provider_account_id, reference, status, amount,
-                          provider_transaction_id, checkout_url, qr_payload, wire, raw_request,
-                          raw_response, failure_code, failure_message, duplicate_paid, late,
-                          next_check_at, check_count, completed_at, created_at, updated_at)
-    SELECT $30, payment.id, $20, $3, $31, 'pending', $19, $32, $33, $34, $35::jsonb, $36, $37,
-           NULL, NULL, false, false, $38, 0, NULL, $10, $10
-    FROM payment
+    {
+    insert_select(
+        PaymentItem,
+        {"payment_id": "payment.id", **{k: f"u.{k}" for k in ITEM_KEYS}},
+        source=f"FROM payment, {_ITEMS}",
+    )
+}
+)"""  # noqa: S608 (built from constants and the models only)
+_WITH_ATTEMPT = compile_once(
+    _PAYMENT_CTES
+    + f""", attempt AS (
+    {insert_select(Attempt, params_for(Attempt, _ATTEMPT_KEYS, "attempt_"), source="FROM payment")}
 )
-SELECT count(*) FROM payment"""
+SELECT count(*) FROM payment"""  # noqa: S608
 )
+_WITHOUT_ATTEMPT = compile_once(_PAYMENT_CTES + "\nSELECT count(*) FROM payment")
 
-_WITHOUT_ATTEMPT = _PAYMENT_CTES + "\nSELECT count(*) FROM payment"
 
-
-def _row(model: type[T], **values: Any) -> T:
-    """A plain object with ``model``'s attribute names, for rendering and the adapter's request
-    (an ORM instance is never flushed here, and building one costs more than the rest)."""
-    return cast(T, SimpleNamespace(**values))
+def new_payment_values(
+    principal: Principal, agency_id: int, body: PaymentCreate, now: datetime
+) -> dict[str, Any]:
+    """The columns a create gives a new payment (every other column takes its default)."""
+    return {
+        "id": new_id("pay"),
+        "client_id": principal.client_id,
+        "agency_id": agency_id,
+        "dossier_code": body.dossier_code,
+        "bill_code": body.bill_code,
+        "bill_key": body.bill_code or "",
+        "procedure_code": body.procedure_code,
+        "description": body.description,
+        "payer": body.payer.model_dump(),
+        "amount": body.total,
+        "provider": body.provider,
+        "return_url": body.return_url,
+        "metadata_": body.metadata,
+        "checkout_token": new_token(24),
+        "expires_at": now + timedelta(seconds=body.expires_in_seconds),
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def jsonb_order(value: Any) -> Any:
@@ -161,105 +241,58 @@ async def try_create(
         if cached is None:
             return None
 
-    payment = _row(
-        Payment,
-        id=new_id("pay"),
-        client_id=principal.client_id,
-        agency_id=agency.id,
-        dossier_code=body.dossier_code,
-        bill_code=body.bill_code,
-        bill_key=body.bill_code or "",
-        procedure_code=body.procedure_code,
-        description=body.description,
-        payer=jsonb_order(body.payer.model_dump()),
-        amount=total,
-        currency="VND",
-        status="pending",
-        provider=body.provider,
-        return_url=body.return_url,
-        metadata_=jsonb_order(body.metadata),
-        checkout_token=new_token(24),
-        channel=None,
-        offline=None,
-        refunded_amount=0,
-        expires_at=now + timedelta(seconds=body.expires_in_seconds),
-        paid_at=None,
-        created_at=now,
-        updated_at=now,
-    )
-    items = [
-        _row(
-            PaymentItem,
-            position=position,
-            revenue_type_id=active[item.revenue_type_code].id,
-            revenue_type_code=item.revenue_type_code,
-            amount=item.amount,
-            description=item.description,
-        )
+    values = new_payment_values(principal, agency.id, body, now)
+    values.update(payer=jsonb_order(values["payer"]), metadata_=jsonb_order(values["metadata_"]))
+    payment = PaymentRow.from_values({**PAYMENT_DEFAULTS, **values})
+    items: list[dict[str, Any]] = [
+        {
+            "position": position,
+            "revenue_type_id": active[item.revenue_type_code].id,
+            "revenue_type_code": item.revenue_type_code,
+            "amount": item.amount,
+            "description": item.description,
+        }
         for position, item in enumerate(body.items)
     ]
-    attempts: list[Attempt] = []
+    attempt: dict[str, Any] | None = None
     if cached is not None:
         attempt = await _local_checkout(container, cached, payment, agency, body, active, client_ip)
         if attempt is None:
             return None
-        attempts.append(attempt)
 
-    resource = payment_resource(
+    rows = PaymentRows(
         payment,
         agency.code,
-        [(item, active[item.revenue_type_code].name) for item in items],
-        attempts,
-        hosted_checkout_url(container.settings.public_base_url, payment.checkout_token),
+        agency.path,
+        [
+            ItemRow(
+                item.revenue_type_code, active[item.revenue_type_code].name, item.amount, item.description
+            )
+            for item in body.items
+        ],
+        [AttemptRow.from_values(attempt)] if attempt is not None else [],
     )
+    resource = payment_resource(rows, container.settings.public_base_url)
     response = orjson.dumps(resource)
-    rt_ids = sorted({item.revenue_type_id for item in items})
-    args: list[Any] = [
-        rt_ids,
-        today,
-        cached.row.id if cached is not None else None,
-        principal.client_id,
-        SCOPE,
-        key,
-        fingerprint,
-        response.decode(),
-        payment.id,
-        now,
-        now + timedelta(hours=container.settings.idempotency_ttl_hours),
-        agency.id,
-        payment.dossier_code,
-        payment.bill_code,
-        payment.bill_key,
-        payment.procedure_code,
-        payment.description,
-        payment.payer,
-        total,
-        payment.provider,
-        payment.return_url,
-        payment.metadata_,
-        payment.checkout_token,
-        payment.expires_at,
-        [item.position for item in items],
-        [item.revenue_type_id for item in items],
-        [item.revenue_type_code for item in items],
-        [item.amount for item in items],
-        [item.description for item in items],
-    ]
-    if attempts:
-        a = attempts[0]
-        args += [
-            a.id,
-            a.reference,
-            a.provider_transaction_id,
-            a.checkout_url,
-            a.qr_payload,
-            a.wire,
-            a.raw_request,
-            a.raw_response,
-            a.next_check_at,
-        ]
+    params: dict[str, Any] = {
+        "revenue_type_ids": sorted({i["revenue_type_id"] for i in items}),
+        "today": today,
+        "account_id": cached.row.id if cached is not None else None,
+        "client_id": principal.client_id,
+        "scope": SCOPE,
+        "key": key,
+        "request_hash": fingerprint,
+        "response_body": response.decode(),
+        "key_expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
+        **{f"payment_{k}": values[k] for k in _PAYMENT_KEYS},
+        **{f"item_{k}": [i[k] for i in items] for k in ITEM_KEYS},
+    }
+    statement = _WITHOUT_ATTEMPT
+    if attempt is not None:
+        statement = _WITH_ATTEMPT
+        params.update({f"attempt_{k}": attempt[k] for k in _ATTEMPT_KEYS})
     try:
-        written = await pool.fetchval(_WITH_ATTEMPT if attempts else _WITHOUT_ATTEMPT, *args)
+        written = await pool.fetchval(statement.sql, *statement.args(params))
     except asyncpg.UniqueViolationError:
         # The key or the bill exists (or, in theory, a random reference or token collided):
         # nothing was written; the general path answers.
@@ -273,30 +306,27 @@ async def try_create(
 async def _local_checkout(
     container: Container,
     cached: catalog_cache.CachedAccount,
-    payment: Payment,
+    payment: PaymentRow,
     agency: Agency,
     body: PaymentCreate,
     active: dict[str, Any],
     client_ip: str,
-) -> Attempt | None:
-    """The attempt with its checkout already computed (the adapter calls nobody)."""
+) -> dict[str, Any] | None:
+    """The attempt's columns with its checkout already computed (the adapter calls nobody)."""
     provider = cached.row.provider
     adapter = adapter_for(provider)
-    attempt = _row(
-        Attempt,
-        **new_attempt_values(payment, cached.row, payment.created_at),
-        provider_transaction_id=None,
-        checkout_url=None,
-        qr_payload=None,
-        raw_request=None,
-        raw_response=None,
-        failure_code=None,
-    )
+    attempt = new_attempt_values(payment, cached.row, payment.created_at)
     codes = tuple(item.revenue_type_code for item in body.items)
     resolved = await catalog_cache.beneficiaries(container, agency, codes)
     items = line_items((item, active[item.revenue_type_code]) for item in body.items)
     request = build_checkout_request(
-        attempt, payment, agency, items, resolved, client_ip=client_ip, locale="vi"
+        AttemptRow.from_values({**ATTEMPT_DEFAULTS, **attempt}),
+        payment,
+        agency,
+        items,
+        resolved,
+        client_ip=client_ip,
+        locale="vi",
     )
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -305,10 +335,12 @@ async def _local_checkout(
     except GatewayError:
         return None  # the general path calls again and records the refusal on the attempt
     container.metrics.gateway_calls.labels(provider, "create", "ok").observe(loop.time() - started)
-    attempt.checkout_url = result.checkout_url
-    attempt.qr_payload = result.qr_payload
-    attempt.provider_transaction_id = result.provider_transaction_id
-    attempt.wire = jsonb_order(dict(result.wire))
-    attempt.raw_request = result.raw_request
-    attempt.raw_response = result.raw_response
-    return attempt
+    attempt.update(
+        checkout_url=result.checkout_url,
+        qr_payload=result.qr_payload,
+        provider_transaction_id=result.provider_transaction_id,
+        wire=jsonb_order(dict(result.wire)),
+        raw_request=result.raw_request,
+        raw_response=result.raw_response,
+    )
+    return {**ATTEMPT_DEFAULTS, **attempt}

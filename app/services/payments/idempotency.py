@@ -26,7 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.container import Container
-from app.errors import BadRequest, Conflict, ProblemError
+from app.errors import BadRequest, Conflict, ProblemError, problem_body
 from app.models import IdempotencyRecord
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -212,8 +212,6 @@ async def run_idempotent(
         if exc.status >= 500:
             await _release(container, claimed.record_id)
             raise
-        from app.errors import problem_body
-
         answer = (exc.status, problem_body(exc, instance=None))
     except BaseException:
         await _release(container, claimed.record_id)

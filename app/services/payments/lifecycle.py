@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
+from app.domain import transitions as T
 from app.errors import Conflict, NotFound
-from app.models import Agency, Attempt, Payment
+from app.models import Payment
 from app.schemas.payments import OfflineCreate
 from app.services.access.auth import Principal
 from app.services.catalogue.gateway_accounts import adapter_for, resolve_account
@@ -23,11 +23,13 @@ from app.services.payments.attempts import (
 )
 from app.services.payments.create import create_payment as create_payment  # the route's entry point
 from app.services.payments.create import field_error
-from app.services.payments.transitions import cas_attempt, cas_payment
 from app.services.payments.views import (
     load_payment_resource,
     load_visible_payment_resource,
 )
+from app.stores import payments as store
+from app.stores import retry_transient
+from app.stores.transitions import apply, lock_payment
 
 
 class InvalidState(Conflict):
@@ -35,13 +37,7 @@ class InvalidState(Conflict):
 
 
 async def _scoped_payment(session: AsyncSession, principal: Principal, payment_id: str) -> Payment:
-    row = (
-        await session.execute(
-            select(Payment, Agency.path)
-            .join(Agency, Agency.id == Payment.agency_id)
-            .where(Payment.id == payment_id)
-        )
-    ).first()
+    row = await store.with_agency_path(session, payment_id)
     if row is None or not principal.covers(row.path):
         raise NotFound("No such payment.")
     payment: Payment = row.Payment
@@ -84,28 +80,18 @@ async def list_payments(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, cursor-paginated, only the client's agencies."""
-    from sqlalchemy import or_
-
-    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
-    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in principal.agency_paths]))
-    if dossier_code:
-        stmt = stmt.where(Payment.dossier_code == dossier_code)
-    if status:
-        stmt = stmt.where(Payment.status == status)
-    if created_from:
-        stmt = stmt.where(Payment.created_at >= created_from)
-    if created_to:
-        stmt = stmt.where(Payment.created_at < created_to)
-    if cursor:
-        stamp, last_id = _decode_cursor(cursor)
-        stmt = stmt.where(
-            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
-        )
-    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+    filters = store.ListFilter(
+        agency_paths=tuple(principal.agency_paths),
+        dossier_code=dossier_code,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
     async with container.db.session() as session:
         if not principal.agency_paths:
             return [], None
-        rows = (await session.execute(stmt)).all()
+        rows = await store.page_ids(session, filters, limit + 1)
         page = rows[:limit]
         data = [
             await load_payment_resource(session, row.id, container.settings.public_base_url) for row in page
@@ -127,10 +113,13 @@ async def add_attempt(
     now = container.clock()
     async with container.db.transaction() as session:
         if principal is not None:
-            payment = await _scoped_payment(session, principal, payment_id)
-        else:
-            payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
-        if payment.status != "pending":
+            await _scoped_payment(session, principal, payment_id)
+        # Lock order: the payment first; its status is then read under the lock.
+        locked = await lock_payment(session, payment_id)
+        if locked is None:
+            raise NotFound("No such payment.")
+        payment = locked
+        if payment.status not in T.SWITCH_GATEWAY.from_states:
             raise InvalidState(
                 f"The payment is {payment.status}; only a pending payment takes a new attempt."
             )
@@ -141,10 +130,10 @@ async def add_attempt(
             adapter.max_amount is not None and payment.amount > adapter.max_amount
         ):
             raise field_error("provider", f"the amount is outside {provider}'s limits")
-        agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
+        agency = await store.agency_of(session, payment)
         account = await resolve_account(session, agency.path, provider)
         attempt = open_attempt(session, payment, account, now)
-        await cas_payment(session, payment.id, ("pending",), {"provider": provider, "updated_at": now})
+        await apply(session, T.SWITCH_GATEWAY, payment.id, provider=provider, now=now)
     await start_checkout(container, attempt.id, client_ip=client_ip, locale=locale)
     async with container.db.session() as session:
         return await load_payment_resource(session, payment_id, container.settings.public_base_url)
@@ -154,33 +143,41 @@ async def _finish_pending(
     container: Container,
     principal: Principal,
     payment_id: str,
-    changes: dict[str, Any],
+    transition: T.Transition,
+    params: dict[str, Any],
     *,
-    event_type: str,
     refusal: str,
 ) -> dict[str, Any]:
-    """Compare-and-set a pending payment to ``changes``, stop its open attempts and emit
-    ``event_type`` with the new resource, in one transaction. Attempts in ``unknown`` stay for the
-    resolver: a late success is still accepted."""
+    """Apply ``transition`` to a pending payment (compare-and-set: it locks the payment row first),
+    stop its pending attempts and emit the transition's event with the new resource, in one
+    transaction. Attempts in ``unknown`` stay for the resolver: a late success is still accepted."""
+    return await retry_transient(
+        lambda: _finish_pending_once(container, principal, payment_id, transition, params, refusal=refusal)
+    )
+
+
+async def _finish_pending_once(
+    container: Container,
+    principal: Principal,
+    payment_id: str,
+    transition: T.Transition,
+    params: dict[str, Any],
+    *,
+    refusal: str,
+) -> dict[str, Any]:
     now = container.clock()
     async with container.db.transaction() as session:
         payment = await _scoped_payment(session, principal, payment_id)
-        if not await cas_payment(session, payment.id, ("pending",), {**changes, "updated_at": now}):
-            current = await session.scalar(select(Payment.status).where(Payment.id == payment.id))
+        if not await apply(session, transition, payment.id, **params, now=now):
+            current = await store.status_of(session, payment.id)
             raise InvalidState(f"The payment is {current}; only a pending payment {refusal}.")
-        for attempt_id in (
-            await session.scalars(select(Attempt.id).where(Attempt.payment_id == payment.id))
-        ).all():
-            await cas_attempt(
-                session,
-                attempt_id,
-                ("pending",),
-                {"status": "cancelled", "completed_at": now, "updated_at": now},
-            )
+        for attempt_id in await store.attempt_ids(session, payment.id, T.ATTEMPT_STOP.from_states):
+            await apply(session, T.ATTEMPT_STOP, attempt_id, now=now)
         data = await load_payment_resource(session, payment.id, container.settings.public_base_url)
+        assert transition.event is not None
         await emit_event(
             session,
-            type=event_type,
+            type=transition.event,
             client_id=payment.client_id,
             payment_id=payment.id,
             data=data,
@@ -190,14 +187,7 @@ async def _finish_pending(
 
 
 async def cancel_payment(container: Container, principal: Principal, payment_id: str) -> dict[str, Any]:
-    return await _finish_pending(
-        container,
-        principal,
-        payment_id,
-        {"status": "cancelled"},
-        event_type="payment.cancelled",
-        refusal="can be cancelled",
-    )
+    return await _finish_pending(container, principal, payment_id, T.CANCEL, {}, refusal="can be cancelled")
 
 
 async def record_offline(
@@ -210,7 +200,7 @@ async def record_offline(
         container,
         principal,
         payment_id,
-        {"status": "succeeded", "channel": "offline", "offline": offline, "paid_at": paid_at},
-        event_type="payment.succeeded",
+        T.PAY_OFFLINE,
+        {"offline": offline, "paid_at": paid_at},
         refusal="can be recorded as paid offline",
     )

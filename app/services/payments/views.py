@@ -1,103 +1,23 @@
-"""The payment resource as the API shows it (responses, webhooks and the event feed alike)."""
+"""The payment resource as the API shows it (responses, webhooks and the event feed alike),
+rendered by one pure function from the one read type (``app.stores.payments.PaymentRows``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
-
-
-class AttemptView(Protocol):
-    """What :func:`attempt_resource` reads: an ORM :class:`Attempt` or a row of a raw read
-    (``payment_reads``) alike."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def provider(self) -> str: ...
-    @property
-    def reference(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def provider_transaction_id(self) -> str | None: ...
-    @property
-    def checkout_url(self) -> str | None: ...
-    @property
-    def qr_payload(self) -> str | None: ...
-    @property
-    def failure_code(self) -> str | None: ...
-    @property
-    def duplicate_paid(self) -> bool: ...
-    @property
-    def late(self) -> bool: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
-class ItemView(Protocol):
-    @property
-    def revenue_type_code(self) -> str: ...
-    @property
-    def amount(self) -> int: ...
-    @property
-    def description(self) -> str | None: ...
-
-
-class PaymentView(Protocol):
-    """What :func:`payment_resource` reads from a payment (ORM :class:`Payment` or raw row)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def dossier_code(self) -> str: ...
-    @property
-    def bill_code(self) -> str | None: ...
-    @property
-    def procedure_code(self) -> str | None: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def amount(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def payer(self) -> dict[str, Any]: ...
-    @property
-    def provider(self) -> str | None: ...
-    @property
-    def return_url(self) -> str | None: ...
-    @property
-    def channel(self) -> str | None: ...
-    @property
-    def offline(self) -> dict[str, Any] | None: ...
-    @property
-    def refunded_amount(self) -> int: ...
-    @property
-    def metadata_(self) -> dict[str, Any]: ...
-    @property
-    def expires_at(self) -> datetime: ...
-    @property
-    def paid_at(self) -> datetime | None: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
+from app.stores.payments import AttemptRow, PaymentRows, fetch_rows, session_driver_connection
 
 
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def attempt_resource(attempt: AttemptView) -> dict[str, Any]:
+def attempt_resource(attempt: AttemptRow) -> dict[str, Any]:
     return {
         "id": attempt.id,
         "provider": attempt.provider,
@@ -113,13 +33,8 @@ def attempt_resource(attempt: AttemptView) -> dict[str, Any]:
     }
 
 
-def payment_resource(
-    payment: PaymentView,
-    agency_code: str,
-    items: Sequence[tuple[ItemView, str | None]],
-    attempts: Sequence[AttemptView],
-    hosted_checkout_url: str,
-) -> dict[str, Any]:
+def payment_resource(rows: PaymentRows, base_url: str) -> dict[str, Any]:
+    payment, attempts = rows.payment, rows.attempts
     latest = attempts[-1] if attempts else None
     if payment.status != "pending":
         checkout_url = None
@@ -131,12 +46,12 @@ def payment_resource(
     ):
         checkout_url = latest.checkout_url
     else:
-        checkout_url = hosted_checkout_url
+        checkout_url = hosted_checkout_url(base_url, payment.checkout_token)
     qr = latest.qr_payload if latest is not None and payment.status == "pending" else None
     return {
         "id": payment.id,
         "status": payment.status,
-        "agency_code": agency_code,
+        "agency_code": rows.agency_code,
         "dossier_code": payment.dossier_code,
         "bill_code": payment.bill_code,
         "procedure_code": payment.procedure_code,
@@ -146,11 +61,11 @@ def payment_resource(
         "items": [
             {
                 "revenue_type_code": item.revenue_type_code,
-                "revenue_type_name": name,
+                "revenue_type_name": item.revenue_type_name,
                 "amount": item.amount,
                 "description": item.description,
             }
-            for item, name in items
+            for item in rows.items
         ],
         "payer": payment.payer,
         "provider": payment.provider,
@@ -169,8 +84,20 @@ def payment_resource(
     }
 
 
+async def visible_resource(
+    conn: Any, payment_id: str, base_url: str, visible: Callable[[str], bool]
+) -> dict[str, Any] | None:
+    """The payment resource read on an asyncpg connection or pool, or None when the payment is
+    missing or its agency path is not ``visible`` (a scope check on the same row: no extra round
+    trip)."""
+    rows = await fetch_rows(conn, payment_id)
+    if rows is None or not visible(rows.agency_path):
+        return None
+    return payment_resource(rows, base_url)
+
+
 async def load_payment_resource(session: AsyncSession, payment_id: str, base_url: str) -> dict[str, Any]:
-    """Fresh from the database (after compare-and-set updates the identity map may be stale)."""
+    """Fresh from the database, inside the session's transaction (its uncommitted writes seen)."""
     resource = await load_visible_payment_resource(session, payment_id, base_url, lambda _path: True)
     if resource is None:
         raise NoResultFound(f"no payment {payment_id}")
@@ -181,56 +108,9 @@ async def load_visible_payment_resource(
     session: AsyncSession, payment_id: str, base_url: str, visible: Callable[[str], bool]
 ) -> dict[str, Any] | None:
     """Like :func:`load_payment_resource`, or None when the payment is missing or its agency path
-    is not ``visible`` (the scope check rides on the first query: no extra round trip).
-
-    On PostgreSQL: one statement (``payment_reads``) on the session's own connection, so inside a
-    transaction it sees that transaction's uncommitted writes, exactly as the ORM queries do."""
-    from app.services.payments import reads as payment_reads  # it imports this module
-
-    driver = await payment_reads.session_driver_connection(session)
-    if driver is not None:
-        return await payment_reads.visible_resource(driver, payment_id, base_url, visible)
-    return await orm_visible_payment_resource(session, payment_id, base_url, visible)
-
-
-async def orm_visible_payment_resource(
-    session: AsyncSession, payment_id: str, base_url: str, visible: Callable[[str], bool]
-) -> dict[str, Any] | None:
-    """The ORM implementation (SQLite; and the reference the PostgreSQL statement is tested against)."""
-    row = (
-        await session.execute(
-            select(Payment, Agency.code, Agency.path)
-            .join(Agency, Agency.id == Payment.agency_id)
-            .where(Payment.id == payment_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    if row is None or not visible(row.path):
-        return None
-    payment, agency_code = row.Payment, row.code
-    items = (
-        await session.execute(
-            select(PaymentItem, RevenueType.name)
-            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
-            .where(PaymentItem.payment_id == payment_id)
-            .order_by(PaymentItem.position)
-        )
-    ).all()
-    attempts = (
-        await session.scalars(
-            select(Attempt)
-            .where(Attempt.payment_id == payment_id)
-            .order_by(Attempt.created_at, Attempt.id)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    return payment_resource(
-        payment,
-        agency_code,
-        [(item, name) for item, name in items],
-        attempts,
-        hosted_checkout_url(base_url, payment.checkout_token),
-    )
+    is not ``visible``: one statement on the session's own connection."""
+    driver = await session_driver_connection(session)
+    return await visible_resource(driver, payment_id, base_url, visible)
 
 
 def hosted_checkout_url(base_url: str, token: str) -> str:

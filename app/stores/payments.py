@@ -1,0 +1,282 @@
+"""Payments and their attempts: the one read type of a payment and the statement that reads it.
+
+A payment is read as :class:`PaymentRows` — the payment, its agency's code and path, its items
+(with revenue-type names, by position) and its attempts (by creation) — in one statement on any
+asyncpg connection (the raw pool outside a transaction, or an ORM session's own connection inside
+one, so that uncommitted writes of that transaction are seen). GET, events, webhooks, receipts and
+create responses are all rendered from it (``app.services.payments.views.payment_resource``).
+
+The column lists are built from the dataclasses' fields and the models' column names, so a field
+added to :class:`PaymentRow` or :class:`AttemptRow` is read without further edits. Timestamps come
+back from asyncpg as aware UTC datetimes (formatted by Python, never by PostgreSQL, whose JSON
+timestamp format differs); JSONB columns are read as top-level columns (decoded with PostgreSQL's
+key order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Self
+
+import asyncpg
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.states import ATTEMPT_OPEN, PaymentStatus
+from app.models import Agency, Attempt, Payment
+
+
+class _FromValues:
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Self:
+        """From column values by attribute name (extra ones ignored)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+    @classmethod
+    def from_object(cls, obj: object) -> Self:
+        """From an object with the same attribute names (an ORM row just written)."""
+        return cls(**{f.name: getattr(obj, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class PaymentRow(_FromValues):
+    id: str
+    status: str
+    dossier_code: str
+    bill_code: str | None
+    procedure_code: str | None
+    description: str | None
+    amount: int
+    currency: str
+    payer: dict[str, Any]
+    provider: str | None
+    return_url: str | None
+    channel: str | None
+    offline: dict[str, Any] | None
+    refunded_amount: int
+    metadata_: dict[str, Any]
+    expires_at: datetime
+    paid_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    checkout_token: str
+    client_id: str
+    succeeded_attempt_id: str | None
+
+
+@dataclass(slots=True)
+class ItemRow:
+    revenue_type_code: str
+    revenue_type_name: str | None
+    amount: int
+    description: str | None
+
+
+@dataclass(slots=True)
+class AttemptRow(_FromValues):
+    id: str
+    provider: str
+    reference: str
+    status: str
+    provider_transaction_id: str | None
+    checkout_url: str | None
+    qr_payload: str | None
+    failure_code: str | None
+    duplicate_paid: bool
+    late: bool
+    created_at: datetime
+    amount: int
+    provider_account_id: str | None
+
+
+@dataclass(slots=True)
+class PaymentRows:
+    """A payment as read: everything its resource is rendered from."""
+
+    payment: PaymentRow
+    agency_code: str
+    agency_path: str
+    items: list[ItemRow]
+    attempts: list[AttemptRow]
+
+
+def _columns(model: type[Any], row: type[Any], alias: str) -> str:
+    attrs = model.__mapper__.column_attrs
+    return ", ".join(f"{alias}.{attrs[f.name].columns[0].name}" for f in fields(row))
+
+
+PAYMENT_COLUMNS = _columns(Payment, PaymentRow, "p")
+N_PAYMENT_COLUMNS = len(fields(PaymentRow))
+assert [f.name for f in fields(ItemRow)] == [
+    "revenue_type_code",
+    "revenue_type_name",
+    "amount",
+    "description",
+]
+ITEMS_ARRAY = (
+    "ARRAY(SELECT ROW(i.revenue_type_code, r.name, i.amount, i.description) "
+    "FROM payment_items i JOIN revenue_types r ON r.id = i.revenue_type_id "
+    "WHERE i.payment_id = p.id ORDER BY i.position)"
+)
+ATTEMPTS_ARRAY = (
+    f"ARRAY(SELECT ROW({_columns(Attempt, AttemptRow, 't')}) "  # noqa: S608 (from the models)
+    "FROM attempts t WHERE t.payment_id = p.id ORDER BY t.created_at, t.id)"
+)
+# payment columns, then agency code and path, then items, then attempts.
+SELECT_RESOURCE = f"{PAYMENT_COLUMNS}, g.code, g.path, {ITEMS_ARRAY}, {ATTEMPTS_ARRAY}"
+
+_BY_ID = f"SELECT {SELECT_RESOURCE} FROM payments p JOIN agencies g ON g.id = p.agency_id WHERE p.id = $1"  # noqa: S608 (constants)
+
+
+def rows_from_record(record: Any, start: int = 0) -> PaymentRows:
+    """Build :class:`PaymentRows` from a record holding ``SELECT_RESOURCE`` from column ``start``."""
+    values = tuple(record.values())[start : start + N_PAYMENT_COLUMNS + 4]
+    payment = PaymentRow(*values[:N_PAYMENT_COLUMNS])
+    code, path, items, attempts = values[N_PAYMENT_COLUMNS:]
+    return PaymentRows(
+        payment,
+        code,
+        path,
+        [ItemRow(*item) for item in items],
+        [AttemptRow(*attempt) for attempt in attempts],
+    )
+
+
+async def fetch_rows(conn: Any, payment_id: str) -> PaymentRows | None:
+    """One statement on an asyncpg connection (or pool)."""
+    record = await conn.fetchrow(_BY_ID, payment_id)
+    return None if record is None else rows_from_record(record)
+
+
+async def session_driver_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under an ORM session: statements on it run in the session's
+    transaction, so they see its uncommitted writes."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
+# --- Worker reads and leases (ORM session) ----------------------------------------------------
+
+
+async def overdue_pending(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    """Pending payments past their deadline, the oldest deadline first."""
+    stmt = (
+        select(Payment.id)
+        .where(Payment.status == PaymentStatus.pending, Payment.expires_at <= now)
+        .order_by(Payment.expires_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def attempt_ids(session: AsyncSession, payment_id: str, statuses: tuple[str, ...]) -> list[str]:
+    """The payment's attempts in ``statuses``."""
+    stmt = select(Attempt.id).where(Attempt.payment_id == payment_id, Attempt.status.in_(statuses))
+    return list((await session.scalars(stmt)).all())
+
+
+async def expires_at(session: AsyncSession, payment_id: str) -> datetime | None:
+    value: datetime | None = await session.scalar(select(Payment.expires_at).where(Payment.id == payment_id))
+    return value
+
+
+async def client_of(session: AsyncSession, payment_id: str) -> str:
+    value: str = (
+        await session.execute(select(Payment.client_id).where(Payment.id == payment_id))
+    ).scalar_one()
+    return value
+
+
+async def lease_due_attempts(session: AsyncSession, now: datetime, until: datetime, limit: int) -> list[str]:
+    """Lease (``FOR UPDATE SKIP LOCKED``) open attempts due for a status query, until ``until``."""
+    stmt = (
+        select(Attempt.id)
+        .where(Attempt.status.in_(ATTEMPT_OPEN), Attempt.next_check_at <= now)
+        .order_by(Attempt.next_check_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.scalars(stmt)).all())
+    if ids:
+        await session.execute(update(Attempt).where(Attempt.id.in_(ids)).values(next_check_at=until))
+    return ids
+
+
+async def reschedule_check(
+    session: AsyncSession, attempt_id: str, check_count: int, next_check_at: datetime | None
+) -> None:
+    """Count a status query and set the next one (while the attempt is still open)."""
+    await session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.status.in_(ATTEMPT_OPEN))
+        .values(check_count=check_count, next_check_at=next_check_at)
+    )
+
+
+async def with_agency_path(session: AsyncSession, payment_id: str) -> Any:
+    """(Payment, its agency's path), or None."""
+    return (
+        await session.execute(
+            select(Payment, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).first()
+
+
+async def status_of(session: AsyncSession, payment_id: str) -> str | None:
+    status: str | None = await session.scalar(select(Payment.status).where(Payment.id == payment_id))
+    return status
+
+
+async def agency_of(session: AsyncSession, payment: Payment) -> Agency:
+    agency: Agency = (
+        await session.execute(select(Agency).where(Agency.id == payment.agency_id))
+    ).scalar_one()
+    return agency
+
+
+async def by_checkout_token(session: AsyncSession, token: str) -> Any:
+    """(payment id, agency name, agency path) of a hosted checkout link, or None."""
+    return (
+        await session.execute(
+            select(Payment.id, Agency.name, Agency.path)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.checkout_token == token)
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    agency_paths: tuple[str, ...]
+    dossier_code: str | None
+    status: str | None
+    created_from: datetime | None
+    created_to: datetime | None
+    after: tuple[datetime, str] | None  # the cursor: (created_at, id) of the last row seen
+
+
+async def page_ids(session: AsyncSession, f: ListFilter, limit: int) -> list[Any]:
+    """(id, created_at) of the payments under ``f``, newest first, at most ``limit``."""
+    stmt = select(Payment.id, Payment.created_at).join(Agency, Agency.id == Payment.agency_id)
+    stmt = stmt.where(or_(*[Agency.path.startswith(p, autoescape=True) for p in f.agency_paths]))
+    if f.dossier_code:
+        stmt = stmt.where(Payment.dossier_code == f.dossier_code)
+    if f.status:
+        stmt = stmt.where(Payment.status == f.status)
+    if f.created_from:
+        stmt = stmt.where(Payment.created_at >= f.created_from)
+    if f.created_to:
+        stmt = stmt.where(Payment.created_at < f.created_to)
+    if f.after:
+        stamp, last_id = f.after
+        stmt = stmt.where(
+            or_(Payment.created_at < stamp, (Payment.created_at == stamp) & (Payment.id < last_id))
+        )
+    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).all())
