@@ -26,6 +26,7 @@ from app.logging import configure_logging
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
 from app.routes import include_routes
+from app.routes.docs import install_docs
 from app.workers import start_in_process_workers
 
 log = logging.getLogger("paybridge")
@@ -128,8 +129,6 @@ def create_app(
     app.state.metrics = metrics
     install_error_handlers(app)
     include_routes(app, settings)
-    from app.routes.docs import install_docs
-
     install_docs(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -12,10 +12,10 @@ from typing import Any
 from app.bootstrap import close_container, make_container
 from app.container import Container
 from app.services.after_payment.refund_jobs import refund_duplicates_due, resolve_refunds_due
+from app.services.callbacks.expiry import expire_due
 from app.services.callbacks.resolver import resolve_due
 from app.services.notifications.webhooks import dispatch_due
 from app.services.operations import jobs as operator_jobs
-from app.services.payments.expiry import expire_due
 from app.services.payments.idempotency import purge_expired
 
 log = logging.getLogger("paybridge.workers")

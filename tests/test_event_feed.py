@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -160,7 +159,6 @@ def test_stream_lock_key_is_stable_and_per_client() -> None:
     assert -(2**63) <= stream_lock_key("cli_A") < 2**63
 
 
-@pytest.mark.postgres_only
 async def test_commit_order_gap_is_closed_by_the_stream_lock(app: FastAPI, client: httpx.AsyncClient) -> None:
     """Two transactions append events for one client; the one with the lower seq commits last.
     Without the lock a reader would see the higher seq first and skip the lower one forever."""

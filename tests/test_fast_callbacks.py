@@ -175,7 +175,6 @@ async def test_success_writes_what_the_orm_path_writes(
     world: World,
     orm_calls: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    backend: str,
 ) -> None:
     merchant, secret = await _secret(app, world.sandbox_account_id)
     fast, slow = await _payment(client, world), await _payment(client, world)
@@ -186,7 +185,7 @@ async def test_success_writes_what_the_orm_path_writes(
 
     r = await _ipn(client, world, secret, _success(merchant, fast))
     assert r.status_code == 200 and orjson.loads(r.content) == {"received": True, "verdict": "accepted"}
-    assert orm_calls == ([] if backend == "postgres" else ["orm"])
+    assert orm_calls == []
     with monkeypatch.context() as m:
         _orm_only(app, m)
         r2 = await _ipn(client, world, secret, _success(merchant, slow))
@@ -259,14 +258,12 @@ class _HookedConnection:
         return await self.conn.fetch(sql, *args)
 
 
-@pytest.mark.postgres_only
 async def test_a_cancel_between_read_and_write_falls_back_to_a_late_success(
     client: httpx.AsyncClient,
     app: FastAPI,
     world: World,
     orm_calls: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    backend: str,
 ) -> None:
     merchant, secret = await _secret(app, world.sandbox_account_id)
     p = await _payment(client, world)
@@ -301,14 +298,12 @@ async def test_a_cancel_between_read_and_write_falls_back_to_a_late_success(
     assert [c["verdict"] for c in state["callbacks"]] == ["accepted"]
 
 
-@pytest.mark.postgres_only
 async def test_a_payment_cas_lost_mid_statement_commits_nothing_of_it(
     client: httpx.AsyncClient,
     app: FastAPI,
     world: World,
     orm_calls: list[str],
     monkeypatch: pytest.MonkeyPatch,
-    backend: str,
 ) -> None:
     """The attempt's compare-and-set takes, the payment's loses (a cancel commits while the
     statement waits for the payment row): the statement fails whole, the ORM path decides."""
@@ -424,7 +419,6 @@ async def test_a_burst_of_successes_for_one_client_each_commit_once(
     app: FastAPI,
     world: World,
     orm_calls: list[str],
-    backend: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Concurrent callbacks for one client are written together (group commit on PostgreSQL):
@@ -457,13 +451,10 @@ async def test_a_burst_of_successes_for_one_client_each_commit_once(
     assert [r.status_code for r in replies] == [200] * len(bodies)
     verdicts = sorted(orjson.loads(r.content)["verdict"] for r in replies)
     assert verdicts == ["accepted"] * (len(bodies) - 1) + ["already_processed"]
-    if backend == "postgres":
-        # Only the repeated callback and the second tab are left to the ORM path; the rest were
-        # written together, several to a statement.
-        assert len(orm_calls) <= 2
-        assert sum(batches) >= len(payments) and max(batches) > 1
-    else:
-        assert batches == []
+    # Only the repeated callback and the second tab are left to the ORM path; the rest were
+    # written together, several to a statement.
+    assert len(orm_calls) <= 2
+    assert sum(batches) >= len(payments) and max(batches) > 1
     async with app.state.container.db.session() as session:
         events = (
             await session.scalars(

@@ -22,13 +22,11 @@ from sqlalchemy import select
 
 from app.adapters.sandbox import sign
 from app.models import Attempt, Event, InboundCallback, Payment, ProviderAccount
-from app.services.payments.expiry import expire_payment
+from app.services.callbacks.expiry import expire_payment
 from tests.factories import World, create, make_world
 
 ROUNDS = 12
 PER_ROUND = 8  # payments raced at once in a round
-
-pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.models import Attempt, Event
+from app.services.callbacks.expiry import expire_due
 from app.services.callbacks.resolver import GIVE_UP_AFTER, next_check, resolve_due
-from app.services.payments.expiry import expire_due
 from tests.conftest import BASE_URL
 from tests.factories import World, create, make_account, make_world
 from tests.support import Clock, RoutingTransport

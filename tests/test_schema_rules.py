@@ -16,8 +16,6 @@ from app.domain.states import AttemptStatus, PaymentStatus
 from app.models import Base
 from tests.factories import World, create, make_world
 
-pytestmark = pytest.mark.postgres_only
-
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> World:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.adapters.sandbox import sign
 from app.models import Event, ProviderAccount
-from app.services.payments.expiry import expire_payment
+from app.services.callbacks.expiry import expire_payment
 from tests.factories import make_world
 
 RANK = {"pending": 0, "cancelled": 1, "expired": 1, "succeeded": 2, "partially_refunded": 3, "refunded": 3}

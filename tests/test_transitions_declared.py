@@ -61,7 +61,6 @@ async def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Wor
     return await make_world(client, admin_headers)
 
 
-@pytest.mark.postgres_only
 async def test_a_transition_whose_guard_no_longer_holds_changes_nothing(
     client: httpx.AsyncClient, app: FastAPI, world: World
 ) -> None:

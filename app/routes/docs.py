@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.errors import PROBLEM_SCHEMA
+from app.routes import problems as problem_pages
+from app.routes.openapi_doc import document_openapi
 
 
 def problems(spec: dict[int, str]) -> dict[int | str, dict[str, Any]]:
@@ -56,9 +58,6 @@ def _assets_dir() -> str:
 def install_docs(app: FastAPI) -> None:
     """Serve ``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from files installed with paybridge, so
     the docs work on an air-gapped network."""
-    from app.routes import problems as problem_pages
-    from app.routes.openapi_doc import document_openapi
-
     app.include_router(problem_pages.router)
     document_openapi(app)
     openapi_url = app.openapi_url or "/openapi.json"

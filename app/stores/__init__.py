@@ -23,11 +23,8 @@ T = TypeVar("T")
 
 
 async def pool_of(db: Database) -> asyncpg.Pool:
-    """The raw asyncpg pool (PostgreSQL is the only engine: there always is one)."""
-    pool = await db.raw()
-    if pool is None:
-        raise RuntimeError("paybridge runs on PostgreSQL only")
-    return pool
+    """The raw asyncpg pool of ``db`` (created on first use)."""
+    return await db.raw()
 
 
 # Deadlock detected, serialization failure: the transaction was rolled back as a whole and may

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from app.container import Container
 from app.errors import NotFound
 from app.models import InboundCallback
+from app.services.payments.lifecycle import InvalidState
 
 
 def _view(row: InboundCallback) -> dict[str, Any]:
@@ -48,8 +49,6 @@ async def list_unmatched(
 
 
 async def resolve_unmatched(container: Container, credit_id: int, note: str) -> dict[str, Any]:
-    from app.services.payments.lifecycle import InvalidState
-
     async with container.db.transaction() as session:
         row = await session.get(InboundCallback, credit_id)
         if row is None or not row.needs_review:

@@ -15,6 +15,7 @@ from app.container import Container
 from app.errors import NotFound, ProblemError, ValidationFailed
 from app.ids import new_id
 from app.models import Agency, ProviderAccount
+from app.security import constant_time_equals
 from app.services.catalogue.agencies import path_codes
 
 
@@ -165,8 +166,6 @@ async def find_account_by_credential(
 ) -> Account | None:
     """The account of ``provider`` whose credential ``field`` equals ``value`` (simulators use
     this as the real gateway uses its merchant registry). Compares in constant time."""
-    from app.security import constant_time_equals
-
     if not value:
         return None
     async with container.db.session() as session:

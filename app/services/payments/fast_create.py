@@ -215,7 +215,7 @@ async def try_create(
     """The created payment's 201, or None: the general path must answer this request."""
     key = check_key(idempotency_key)
     pool = await container.db.raw()
-    if pool is None or _has_float(body.metadata):
+    if _has_float(body.metadata):
         return None
     agency = await catalog_cache.agency(container, body.agency_code)
     if agency is None or not principal.covers(agency.path):
