@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -17,5 +17,5 @@ class OperatorSession(Base):
     __tablename__ = "operator_sessions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the session nonce
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -109,7 +109,8 @@ async def _insert_payment(
         for i, item in enumerate(body.items):
             if item.revenue_type_code not in active:
                 raise RevenueTypeUnknown(
-                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today.",
+                    f"Revenue type {item.revenue_type_code!r} is unknown or not in force today; "
+                    "GET /v1/revenue-types lists the codes in force (?q= searches them).",
                     errors=[{"field": f"items[{i}].revenue_type_code", "message": "unknown or inactive"}],
                 )
         account = None
