@@ -23,8 +23,8 @@ from app.pagination import Page, decode_cursor, encode_cursor
 from app.progress import Progress, no_progress
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
 from app.stores import agencies as store
-from app.stores.agencies import in_subtrees as in_subtrees
-from app.stores.agencies import path_codes as path_codes
+from app.stores.agencies import in_subtrees as in_subtrees  # re-exported: reports filter by it
+from app.stores.agencies import path_codes
 from app.text import fold
 
 # Mã định danh (Decision 20/2020/QĐ-TTg): four dot-separated groups, e.g. 000.00.31.H56.
