@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.main import create_app
-from app.services.catalogue.agencies import ancestors, get_agency_by_code
+from app.stores.agencies import ancestors, by_code
 
 H = dict[str, str]
 PROVINCE = "000.00.00.H56"
@@ -61,10 +61,10 @@ async def test_tree_paths_children_and_subtree(client: httpx.AsyncClient, admin_
 async def test_ancestors_from_path(app: FastAPI, client: httpx.AsyncClient, admin_headers: H) -> None:
     await tree(client, admin_headers)
     async with app.state.container.db.session() as session:
-        commune = await get_agency_by_code(session, COMMUNE)
+        commune = await by_code(session, COMMUNE)
         assert commune is not None
         assert [a.code for a in await ancestors(session, commune)] == [COMMUNE, DISTRICT, PROVINCE]
-        assert await get_agency_by_code(session, "000.00.99.H56") is None
+        assert await by_code(session, "000.00.99.H56") is None
 
 
 async def test_duplicate_code_is_409_conflict(client: httpx.AsyncClient, admin_headers: H) -> None:

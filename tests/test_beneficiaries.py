@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from app.services.catalogue.agencies import get_agency_by_code
 from app.services.catalogue.catalog import resolve_beneficiary
+from app.stores.agencies import by_code
 
 H = dict[str, str]
 PROVINCE = "000.00.00.H56"
@@ -39,7 +39,7 @@ async def put(client: httpx.AsyncClient, admin: H, code: str, number: str, **ext
 
 async def resolved(app: FastAPI, code: str, revenue_type: str | None) -> str | None:
     async with app.state.container.db.session() as session:
-        agency = await get_agency_by_code(session, code)
+        agency = await by_code(session, code)
         assert agency is not None
         account = await resolve_beneficiary(session, agency, revenue_type)
         return account.account_number if account else None

@@ -1,6 +1,8 @@
 """Agencies: a tree keyed by mã định danh, stored with a materialised path (``/ROOT/…/CODE/``).
 
-A subtree is one prefix match on ``path``; moving a node re-paths its subtree in one UPDATE.
+A subtree is one prefix match on ``path``; moving a node re-paths its subtree in one UPDATE. The
+statements are in :mod:`app.stores.agencies`; the rules (valid codes, names and levels, where a
+node may move, which target applies, how an import is applied) are here.
 """
 
 from __future__ import annotations
@@ -9,9 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, String, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,9 @@ from app.models import Agency, AgencyTarget
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.progress import Progress, no_progress
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
+from app.stores import agencies as store
+from app.stores.agencies import in_subtrees as in_subtrees  # re-exported: reports filter by it
+from app.stores.agencies import path_codes
 from app.text import fold
 
 # Mã định danh (Decision 20/2020/QĐ-TTg): four dot-separated groups, e.g. 000.00.31.H56.
@@ -28,15 +32,8 @@ CODE_RE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}$
 LEVELS = ("province", "department", "district", "commune")
 NAME_MAX = 500
 
-T = TypeVar("T")
-
 
 # ---------------------------------------------------------------------------- tree helpers
-
-
-def path_codes(path: str) -> list[str]:
-    """``/A/B/C/`` → ``["A", "B", "C"]`` (root first)."""
-    return [part for part in path.split("/") if part]
 
 
 def normalise_code(code: str) -> str:
@@ -47,40 +44,11 @@ def code_error(code: str) -> str:
     return "" if CODE_RE.match(code) else "must be a mã định danh like 000.00.31.H56"
 
 
-def in_subtrees(paths: Sequence[str]) -> ColumnElement[bool]:
-    """Agencies at or below any of these paths."""
-    return or_(*(Agency.path.startswith(p, autoescape=True) for p in paths))
-
-
-async def get_agency_by_code(session: AsyncSession, code: str) -> Agency | None:
-    """The agency with this national identifier code, or None."""
-    result: Agency | None = await session.scalar(select(Agency).where(Agency.code == code))
-    return result
-
-
-async def ancestors(session: AsyncSession, agency: Agency) -> list[Agency]:
-    """The agency itself first, then its parent, and so on up to the root (from ``path``)."""
-    codes = list(reversed(path_codes(agency.path)))
-    rows = (await session.scalars(select(Agency).where(Agency.code.in_(codes)))).all()
-    by_code = {row.code: row for row in rows}
-    return [by_code[c] for c in codes if c in by_code]
-
-
 async def require_agency(session: AsyncSession, code: str) -> Agency:
-    agency = await get_agency_by_code(session, normalise_code(code))
+    agency = await store.by_code(session, normalise_code(code))
     if agency is None:
         raise NotFound(f"No agency {code!r}.")
     return agency
-
-
-async def move_subtree(session: AsyncSession, old_path: str, new_path: str) -> None:
-    """Re-path a node and everything below it (one UPDATE; the node's own row included)."""
-    await session.execute(
-        update(Agency)
-        .where(Agency.path.startswith(old_path, autoescape=True))
-        .values(path=literal(new_path, String) + func.substr(Agency.path, len(old_path) + 1, type_=String))
-        .execution_options(synchronize_session=False)
-    )
 
 
 # ---------------------------------------------------------------------------- operator actions
@@ -109,25 +77,26 @@ async def create_agency(db: Database, code: str, name: str, level: str, parent_c
         raise ValidationFailed("Invalid agency.", errors=errors)
     try:
         async with db.transaction() as session:
-            if await get_agency_by_code(session, code) is not None:
+            if await store.by_code(session, code) is not None:
                 raise Conflict(f"Agency {code} already exists.")
             parent = None
             if parent_code is not None:
-                parent = await get_agency_by_code(session, normalise_code(parent_code))
+                parent = await store.by_code(session, normalise_code(parent_code))
                 if parent is None:
                     raise ValidationFailed(
                         "Unknown parent agency.",
                         errors=[{"field": "parent_code", "message": f"no agency {parent_code!r}"}],
                     )
-            agency = Agency(
-                code=code,
-                name=name.strip(),
-                level=level,
-                parent_id=parent.id if parent else None,
-                path=(parent.path if parent else "/") + code + "/",
+            agency = await store.create(
+                session,
+                {
+                    "code": code,
+                    "name": name.strip(),
+                    "level": level,
+                    "parent_id": parent.id if parent else None,
+                    "path": (parent.path if parent else "/") + code + "/",
+                },
             )
-            session.add(agency)
-            await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"Agency {code} already exists.") from exc
     return agency
@@ -144,21 +113,29 @@ async def update_agency(db: Database, code: str, changes: dict[str, Any]) -> Age
         raise ValidationFailed("Invalid agency.", errors=errors)
     async with db.transaction() as session:
         agency = await require_agency(session, code)
+        values: dict[str, Any] = {}
         if changes.get("name") is not None:
-            agency.name = changes["name"].strip()
+            values["name"] = changes["name"].strip()
         if changes.get("level") is not None:
-            agency.level = changes["level"]
+            values["level"] = changes["level"]
+        new_path = None
         if "parent_code" in changes:
-            await _reparent(session, agency, changes["parent_code"])
-        await session.flush()
+            parent, path = await _new_place(session, agency, changes["parent_code"])
+            if path != agency.path:
+                values["parent_id"], new_path = (parent.id if parent else None), path
+        await store.update_node(session, agency, values, new_path=new_path)
     async with db.session() as session:
         return await require_agency(session, agency.code)
 
 
-async def _reparent(session: AsyncSession, agency: Agency, parent_code: str | None) -> None:
+async def _new_place(
+    session: AsyncSession, agency: Agency, parent_code: str | None
+) -> tuple[Agency | None, str]:
+    """The new parent (None: a root) and the path ``agency`` gets under it; 422 for an unknown
+    parent or one in the agency's own subtree."""
     parent = None
     if parent_code is not None:
-        parent = await get_agency_by_code(session, normalise_code(parent_code))
+        parent = await store.by_code(session, normalise_code(parent_code))
         if parent is None:
             raise ValidationFailed(
                 "Unknown parent agency.",
@@ -169,11 +146,7 @@ async def _reparent(session: AsyncSession, agency: Agency, parent_code: str | No
                 "An agency cannot move under itself or its own subtree.",
                 errors=[{"field": "parent_code", "message": "would create a cycle"}],
             )
-    new_path = (parent.path if parent else "/") + agency.code + "/"
-    if new_path != agency.path:
-        agency.parent_id = parent.id if parent else None
-        await session.flush()
-        await move_subtree(session, agency.path, new_path)
+    return parent, (parent.path if parent else "/") + agency.code + "/"
 
 
 async def list_agencies(
@@ -190,28 +163,33 @@ async def list_agencies(
     ``parent_code``: direct children; ``under``: a subtree; ``q``: code or name, folded."""
     after = decode_cursor(cursor, 1)
     needle = fold(q) if q else ""
-    stmt = select(Agency).order_by(Agency.path)
-    if scope is not None:
-        if not scope:
-            return Page([], None)
-        stmt = stmt.where(in_subtrees(scope))
+    if scope is not None and not scope:
+        return Page([], None)
     async with db.session() as session:
+        parent_id = None
         if parent_code is not None:
-            parent = await get_agency_by_code(session, normalise_code(parent_code))
+            parent = await store.by_code(session, normalise_code(parent_code))
             if parent is None:
                 return Page([], None)
-            stmt = stmt.where(Agency.parent_id == parent.id)
+            parent_id = parent.id
+        under_path = None
         if under is not None:
-            top = await get_agency_by_code(session, normalise_code(under))
+            top = await store.by_code(session, normalise_code(under))
             if top is None:
                 return Page([], None)
-            stmt = stmt.where(Agency.path.startswith(top.path, autoescape=True))
+            under_path = top.path
         last = after[0] if after else None
         found: list[Agency] = []
         # Names are matched folded (diacritics-insensitive) in Python, a batch at a time.
         while True:
-            batch_stmt = stmt if last is None else stmt.where(Agency.path > last)
-            batch = (await session.scalars(batch_stmt.limit(max(limit + 1, 200)))).all()
+            batch = await store.batch(
+                session,
+                scope=scope,
+                parent_id=parent_id,
+                under=under_path,
+                after=last,
+                size=max(limit + 1, 200),
+            )
             for agency in batch:
                 if not needle or needle in fold(f"{agency.code} {agency.name}"):
                     found.append(agency)
@@ -230,44 +208,20 @@ async def set_target(db: Database, code: str, year: int, rate: Decimal) -> Agenc
         )
     async with db.transaction() as session:
         agency = await require_agency(session, code)
-        target = await session.scalar(
-            select(AgencyTarget).where(AgencyTarget.agency_id == agency.id, AgencyTarget.year == year)
-        )
-        if target is None:
-            target = AgencyTarget(agency_id=agency.id, year=year, online_payment_rate=rate)
-            session.add(target)
-        else:
-            target.online_payment_rate = rate
-        await session.flush()
-    return target
+        return await store.put_target(session, agency.id, year, rate)
 
 
 async def list_targets(db: Database, code: str) -> list[AgencyTarget]:
     """The agency's own targets, by year."""
     async with db.session() as session:
         agency = await require_agency(session, code)
-        return list(
-            (
-                await session.scalars(
-                    select(AgencyTarget)
-                    .where(AgencyTarget.agency_id == agency.id)
-                    .order_by(AgencyTarget.year)
-                )
-            ).all()
-        )
+        return await store.targets_of(session, agency.id)
 
 
 async def target_for(session: AsyncSession, agency: Agency, year: int) -> Decimal | None:
     """The target that applies to an agency in a year: its own, else the nearest ancestor's."""
-    chain = await ancestors(session, agency)
-    rows = (
-        await session.scalars(
-            select(AgencyTarget).where(
-                AgencyTarget.agency_id.in_([a.id for a in chain]), AgencyTarget.year == year
-            )
-        )
-    ).all()
-    by_agency = {row.agency_id: row.online_payment_rate for row in rows}
+    chain = await store.ancestors(session, agency)
+    by_agency = await store.targets_in(session, [a.id for a in chain], year)
     return next((by_agency[a.id] for a in chain if a.id in by_agency), None)
 
 
@@ -313,12 +267,7 @@ async def import_agencies(
         elif code and not message:
             wanted[code] = (row.line, name or "", str(level), parent)
     async with db.transaction() as session:
-        nodes = {
-            r.code: _Node(r.id, None, r.path, r.name, r.level)
-            for r in (
-                await session.execute(select(Agency.id, Agency.code, Agency.path, Agency.name, Agency.level))
-            )
-        }
+        nodes = {r.code: _Node(r.id, None, r.path, r.name, r.level) for r in await store.nodes(session)}
         for node in nodes.values():
             codes = path_codes(node.path)
             node.parent = codes[-2] if len(codes) > 1 else None
@@ -367,28 +316,22 @@ async def _apply_import(
     for code in wanted:
         by_depth.setdefault(_depth(code, final), []).append(code)
     for depth in sorted(by_depth):
-        created: list[Agency] = []
+        new: list[dict[str, Any]] = []
         for code in by_depth[depth]:
             _, name, level, parent = wanted[code]
             parent_node = nodes[parent] if parent else None
             path = (parent_node.path if parent_node else "/") + code + "/"
             if code not in nodes:
-                agency = Agency(
-                    code=code,
-                    name=name,
-                    level=level,
-                    parent_id=parent_node.id if parent_node else None,
-                    path=path,
-                )
-                session.add(agency)
-                created.append(agency)
+                parent_id = parent_node.id if parent_node else None
+                new.append({"code": code, "name": name, "level": level, "parent_id": parent_id, "path": path})
             elif await _update_existing(session, nodes, code, wanted[code], parent_node, path):
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
             done += 1
             await progress(done, total)
-        await session.flush()
+        # The level's new rows are written in one flush, after its updates (as the ORM did).
+        created = await store.insert_many(session, new)
         for agency in created:
             nodes[agency.code] = _Node(agency.id, final[agency.code], agency.path, agency.name, agency.level)
         counts["created"] += len(created)
@@ -411,16 +354,11 @@ async def _update_existing(
     values: dict[str, Any] = {"name": name, "level": level}
     if node.path != path:
         values["parent_id"] = parent_node.id if parent_node else None
-        await move_subtree(session, node.path, path)
+        await store.move_subtree(session, node.path, path)
         old = node.path
         for other in nodes.values():
             if other.path.startswith(old):
                 other.path = path + other.path[len(old) :]
-    await session.execute(
-        update(Agency)
-        .where(Agency.code == code)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    await store.update_by_code(session, code, values)
     node.name, node.level, node.parent = name, level, parent
     return True

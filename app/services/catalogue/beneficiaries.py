@@ -9,14 +9,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from app.db import Database
 from app.errors import ValidationFailed
-from app.models import Agency, Bank, BeneficiaryAccount, RevenueType
+from app.models import Agency, BeneficiaryAccount
 from app.services.catalogue.agencies import require_agency
 from app.services.catalogue.catalog import resolve_beneficiary
 from app.services.catalogue.imports import text_field
+from app.stores import accounts, agencies, banks, revenue_types
 
 # ---------------------------------------------------------------------------- beneficiary accounts
 
@@ -54,56 +53,26 @@ async def put_beneficiary(
     revenue_type_code = data.get("revenue_type_code")
     async with db.transaction() as session:
         agency = await require_agency(session, agency_code)
-        if await session.get(Bank, bank_bin) is None:
+        if await banks.get(session, bank_bin) is None:
             errors.append({"field": "bank_bin", "message": f"no bank with NAPAS BIN {bank_bin!r}"})
-        if revenue_type_code is not None:
-            exists = await session.scalar(
-                select(RevenueType.id).where(RevenueType.code == revenue_type_code).limit(1)
-            )
-            if exists is None:
-                errors.append(
-                    {"field": "revenue_type_code", "message": f"no revenue type {revenue_type_code!r}"}
-                )
+        if revenue_type_code is not None and not await revenue_types.exists(session, revenue_type_code):
+            errors.append({"field": "revenue_type_code", "message": f"no revenue type {revenue_type_code!r}"})
         if errors:
             raise ValidationFailed("Invalid beneficiary account.", errors=errors)
-        match = (
-            BeneficiaryAccount.revenue_type_code.is_(None)
-            if revenue_type_code is None
-            else BeneficiaryAccount.revenue_type_code == revenue_type_code
-        )
-        account = await session.scalar(
-            select(BeneficiaryAccount)
-            .where(BeneficiaryAccount.agency_id == agency.id, match)
-            .with_for_update()
-        )
-        created = account is None
-        if account is None:
-            account = BeneficiaryAccount(agency_id=agency.id, revenue_type_code=revenue_type_code)
-            session.add(account)
-        account.treasury_code = str(treasury_code) if treasury_code is not None else None
-        account.account_number = account_number
-        account.bank_bin = bank_bin
-        account.account_name = account_name or ""
-        await session.flush()
-    return account, created
+        values = {
+            "treasury_code": str(treasury_code) if treasury_code is not None else None,
+            "account_number": account_number,
+            "bank_bin": bank_bin,
+            "account_name": account_name or "",
+        }
+        return await accounts.put_beneficiary(session, agency.id, revenue_type_code, values)
 
 
 async def list_beneficiaries(db: Database, agency_code: str) -> BeneficiaryView:
     """The agency's own accounts (default first) and the default it resolves to up the tree."""
     async with db.session() as session:
         agency = await require_agency(session, agency_code)
-        accounts = list(
-            (
-                await session.scalars(
-                    select(BeneficiaryAccount)
-                    .where(BeneficiaryAccount.agency_id == agency.id)
-                    .order_by(
-                        BeneficiaryAccount.revenue_type_code.is_not(None),
-                        BeneficiaryAccount.revenue_type_code,
-                    )
-                )
-            ).all()
-        )
+        own = await accounts.beneficiaries_of(session, agency.id)
         default = await resolve_beneficiary(session, agency, None)
-        owner = await session.get(Agency, default.agency_id) if default else None
-    return BeneficiaryView(agency, accounts, default, owner.code if owner else None)
+        owner = await agencies.by_id(session, default.agency_id) if default else None
+    return BeneficiaryView(agency, own, default, owner.code if owner else None)

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar, cast
 
-from sqlalchemy import select
-
 from app.adapters.base import Account
 from app.container import Container
 from app.errors import ProblemError
 from app.models import Agency, BeneficiaryAccount, ProviderAccount, RevenueType
 from app.services.catalogue.catalog import get_active_revenue_types, resolve_beneficiaries
 from app.services.catalogue.gateway_accounts import present, resolve_account
+from app.stores import agencies
 from app.ttl_cache import TtlCache
 
 TTL_SECONDS = 5.0
@@ -65,7 +64,7 @@ def forget(container: Container) -> None:
 async def agency(container: Container, code: str) -> Agency | None:
     async def load() -> Agency | None:
         async with container.db.session() as session:
-            return await session.scalar(select(Agency).where(Agency.code == code))
+            return await agencies.by_code(session, code)
 
     return await _get(container, ("agency", code), load)
 

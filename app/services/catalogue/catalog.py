@@ -6,6 +6,9 @@ never overlap among its current rows. Writing a period whose ``valid_from`` matc
 supersedes that row (a new version; the old one stays, ``is_current`` false); any other
 ``valid_from`` adds a period. Rows are never changed in place or deleted, so receipts that point at
 an old row id still render as they were.
+
+The statements are in :mod:`app.stores.revenue_types`, :mod:`app.stores.banks` and
+:mod:`app.stores.accounts`; the rules are here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +27,8 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Agency, Bank, BeneficiaryAccount, RevenueType
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.progress import Progress, no_progress
-from app.services.catalogue.agencies import ancestors, path_codes
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
+from app.stores import accounts, agencies, banks, revenue_types
 from app.text import fold
 from app.vntime import VN_TZ
 
@@ -46,17 +48,7 @@ async def get_active_revenue_types(
     are absent from the result (validity periods of one code never overlap, so there is at most one)."""
     if not codes:
         return {}
-    rows = (
-        await session.scalars(
-            select(RevenueType).where(
-                RevenueType.code.in_(set(codes)),
-                RevenueType.is_current.is_(True),
-                RevenueType.valid_from <= on,
-                or_(RevenueType.valid_to.is_(None), RevenueType.valid_to >= on),
-            )
-        )
-    ).all()
-    return {row.code: row for row in rows}
+    return {row.code: row for row in await revenue_types.in_force(session, codes, on)}
 
 
 async def resolve_beneficiary(
@@ -68,19 +60,10 @@ async def resolve_beneficiary(
     level, the account for exactly this revenue type beats that level's default (revenue type NULL).
     So a commune's own default beats its province's revenue-type-specific account.
     """
-    chain = await ancestors(session, agency)
+    chain = await agencies.ancestors(session, agency)
     if not chain:
         return None
-    wanted: list[ColumnElement[bool]] = [BeneficiaryAccount.revenue_type_code.is_(None)]
-    if revenue_type_code is not None:
-        wanted.append(BeneficiaryAccount.revenue_type_code == revenue_type_code)
-    rows = (
-        await session.scalars(
-            select(BeneficiaryAccount).where(
-                BeneficiaryAccount.agency_id.in_([a.id for a in chain]), or_(*wanted)
-            )
-        )
-    ).all()
+    rows = await accounts.beneficiaries_of_agencies(session, [a.id for a in chain], revenue_type_code)
     by_key = {(row.agency_id, row.revenue_type_code): row for row in rows}
     for level in chain:
         if revenue_type_code is not None and (level.id, revenue_type_code) in by_key:
@@ -95,18 +78,9 @@ async def resolve_beneficiaries(
 ) -> dict[str | None, BeneficiaryAccount]:
     """:func:`resolve_beneficiary` for every code of ``codes`` and for the default (key None), in
     one query. Codes with no account anywhere up the tree are absent from the result."""
-    chain = list(reversed(path_codes(agency.path)))  # the agency itself first, then up to the root
+    chain = list(reversed(agencies.path_codes(agency.path)))  # the agency itself first, then up to the root
     depth = {code: i for i, code in enumerate(chain)}
-    wanted: list[ColumnElement[bool]] = [BeneficiaryAccount.revenue_type_code.is_(None)]
-    if codes:
-        wanted.append(BeneficiaryAccount.revenue_type_code.in_(set(codes)))
-    rows = (
-        await session.execute(
-            select(BeneficiaryAccount, Agency.code)
-            .join(Agency, Agency.id == BeneficiaryAccount.agency_id)
-            .where(Agency.code.in_(chain), or_(*wanted))
-        )
-    ).all()
+    rows = await accounts.beneficiaries_at(session, chain, codes)
     by_key = {(code, row.revenue_type_code): row for row, code in rows}
     found: dict[str | None, BeneficiaryAccount] = {}
     for wanted_code in [None, *dict.fromkeys(codes)]:
@@ -221,40 +195,33 @@ def _plan(
 
 async def _timelines(session: AsyncSession, codes: Collection[str]) -> dict[str, _Timeline]:
     timelines = {code: _Timeline() for code in codes}
-    versions = await session.execute(
-        select(RevenueType.code, func.max(RevenueType.version))
-        .where(RevenueType.code.in_(timelines))
-        .group_by(RevenueType.code)
-    )
-    for code, version in versions:
-        timelines[code].max_version = int(version)
-    current = await session.scalars(
-        select(RevenueType).where(RevenueType.code.in_(timelines), RevenueType.is_current.is_(True))
-    )
-    for row in current:
+    for code, version in (await revenue_types.max_versions(session, timelines)).items():
+        timelines[code].max_version = version
+    for row in await revenue_types.current(session, timelines):
         timelines[row.code].periods.append(row)
     return timelines
 
 
-async def _write(session: AsyncSession, timeline: _Timeline, spec: RevenueSpec, replaced: Any) -> RevenueType:
-    if isinstance(replaced, RevenueType):
-        replaced.is_current = False
+def _next_version(timeline: _Timeline, spec: RevenueSpec) -> dict[str, Any]:
+    """The columns of the next version of a code, written as ``spec`` states it."""
     timeline.max_version += 1
-    row = RevenueType(
-        code=spec.code,
-        version=timeline.max_version,
-        group_code=spec.group_code,
-        name=spec.name,
-        search_text=fold(f"{spec.code} {spec.name}"),
-        kind=spec.kind,
-        chapter=spec.chapter,
-        valid_from=spec.valid_from,
-        valid_to=spec.valid_to,
-        is_current=True,
-    )
-    session.add(row)
-    timeline.periods = [p for p in timeline.periods if p is not replaced] + [row]
-    return row
+    return {
+        "code": spec.code,
+        "version": timeline.max_version,
+        "group_code": spec.group_code,
+        "name": spec.name,
+        "search_text": fold(f"{spec.code} {spec.name}"),
+        "kind": spec.kind,
+        "chapter": spec.chapter,
+        "valid_from": spec.valid_from,
+        "valid_to": spec.valid_to,
+        "is_current": True,
+    }
+
+
+def _retired(replaced: RevenueType | RevenueSpec | None) -> list[RevenueType]:
+    """The stored period a write supersedes (none when it adds a period)."""
+    return [replaced] if isinstance(replaced, RevenueType) else []
 
 
 async def upsert_revenue_type(
@@ -276,12 +243,10 @@ async def upsert_revenue_type(
             if action == "unchanged" and isinstance(replaced, RevenueType):
                 row, changed = replaced, False
             else:
-                row, changed = await _write(session, timeline, spec, replaced), True
-            await session.flush()
-            history = await session.scalars(
-                select(RevenueType).where(RevenueType.code == spec.code).order_by(RevenueType.version)
-            )
-            versions = list(history.all())
+                new = _next_version(timeline, spec)
+                (row,) = await revenue_types.write_versions(session, _retired(replaced), [new])
+                changed = True
+            versions = await revenue_types.history(session, spec.code)
     except IntegrityError as exc:
         raise Conflict(f"Revenue type {spec.code} was changed concurrently; retry.") from exc
     return row, changed, versions
@@ -331,20 +296,19 @@ async def import_revenue_types(
                 raise reject_import(errors)
             fresh = await _timelines(session, {spec.code for spec, _ in plans})
             await progress(0, len(plans))
+            retired: list[RevenueType] = []
+            new: list[dict[str, Any]] = []
             for done, (spec, replaced) in enumerate(plans, start=1):
-                await _write(session, fresh[spec.code], spec, replaced)
+                retired += _retired(replaced)
+                new.append(_next_version(fresh[spec.code], spec))
                 await progress(done, len(plans))
-            await session.flush()
+            await revenue_types.write_versions(session, retired, new)
     except IntegrityError as exc:
         raise Conflict("Revenue types were changed concurrently; retry the import.") from exc
     return counts
 
 
 # ---------------------------------------------------------------------------- revenue types: reads
-
-
-def _covers(on: date) -> ColumnElement[bool]:
-    return and_(RevenueType.valid_from <= on, or_(RevenueType.valid_to.is_(None), RevenueType.valid_to >= on))
 
 
 async def list_revenue_types(
@@ -363,29 +327,23 @@ async def list_revenue_types(
             "Unknown kind.", errors=[{"field": "kind", "message": f"must be one of {', '.join(KINDS)}"}]
         )
     after = decode_cursor(cursor, 2)
-    stmt = select(RevenueType).where(RevenueType.is_current.is_(True))
-    for word in fold(q or "").split():
-        stmt = stmt.where(RevenueType.search_text.contains(word, autoescape=True))
-    if kind is not None:
-        stmt = stmt.where(RevenueType.kind == kind)
-    if active_on is not None:
-        stmt = stmt.where(_covers(active_on))
+    after_key = None
     if after is not None:
         try:
-            after_from = date.fromisoformat(after[1])
+            after_key = (after[0], date.fromisoformat(after[1]))
         except ValueError:
             raise ValidationFailed(
                 "Invalid cursor.", errors=[{"field": "cursor", "message": "not a cursor from this list"}]
             ) from None
-        stmt = stmt.where(
-            or_(
-                RevenueType.code > after[0],
-                and_(RevenueType.code == after[0], RevenueType.valid_from > after_from),
-            )
-        )
-    stmt = stmt.order_by(RevenueType.code, RevenueType.valid_from).limit(limit + 1)
     async with db.session() as session:
-        rows = list((await session.scalars(stmt)).all())
+        rows = await revenue_types.page(
+            session,
+            words=fold(q or "").split(),
+            kind=kind,
+            active_on=active_on,
+            after=after_key,
+            limit=limit + 1,
+        )
     if len(rows) <= limit:
         return Page(rows, None)
     last = rows[limit - 1]
@@ -400,13 +358,7 @@ async def get_revenue_type(
     With ``active_on``: the current period valid that day, else 404. Without: the one valid today,
     else (a retired or not-yet-valid code) its latest period, so old receipts still render."""
     async with db.session() as session:
-        history = list(
-            (
-                await session.scalars(
-                    select(RevenueType).where(RevenueType.code == code.strip()).order_by(RevenueType.version)
-                )
-            ).all()
-        )
+        history = await revenue_types.history(session, code.strip())
     current = [row for row in history if row.is_current]
     if not current:
         raise NotFound(f"No revenue type {code!r}.")
@@ -427,11 +379,8 @@ async def get_revenue_type(
 async def list_banks(db: Database, *, limit: int = 50, cursor: str | None = None) -> Page[Bank]:
     """Banks by NAPAS BIN."""
     after = decode_cursor(cursor, 1)
-    stmt = select(Bank).order_by(Bank.bin).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Bank.bin > after[0])
     async with db.session() as session:
-        rows = list((await session.scalars(stmt)).all())
+        rows = await banks.page(session, after=after[0] if after is not None else None, limit=limit + 1)
     if len(rows) <= limit:
         return Page(rows, None)
     return Page(rows[:limit], encode_cursor(rows[limit - 1].bin))
@@ -470,17 +419,19 @@ async def import_banks(
         raise reject_import(errors)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     async with db.transaction() as session:
-        existing = {b.bin: b for b in (await session.scalars(select(Bank).where(Bank.bin.in_(wanted)))).all()}
+        existing = await banks.by_bins(session, wanted)
+        new: list[dict[str, Any]] = []
         await progress(0, len(wanted))
         for done, (bin_, (sbv, short, name)) in enumerate(wanted.items(), start=1):
             await progress(done, len(wanted))
             bank = existing.get(bin_)
             if bank is None:
-                session.add(Bank(bin=bin_, sbv_code=sbv, short_name=short, name=name))
+                new.append({"bin": bin_, "sbv_code": sbv, "short_name": short, "name": name})
                 counts["created"] += 1
             elif (bank.sbv_code, bank.short_name, bank.name) == (sbv, short, name):
                 counts["unchanged"] += 1
             else:
-                bank.sbv_code, bank.short_name, bank.name = sbv, short, name
+                bank.sbv_code, bank.short_name, bank.name = sbv, short, name  # written on commit
                 counts["updated"] += 1
+        banks.add_all(session, new)
     return counts

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import Account, CredentialsError, GatewayAdapter
@@ -14,9 +13,9 @@ from app.adapters.registry import PROVIDERS, UnknownProvider, get_adapter
 from app.container import Container
 from app.errors import NotFound, ProblemError, ValidationFailed
 from app.ids import new_id
-from app.models import Agency, ProviderAccount
+from app.models import ProviderAccount
 from app.security import constant_time_equals
-from app.services.catalogue.agencies import path_codes
+from app.stores import accounts, agencies
 
 
 class ProviderUnavailable(ProblemError):
@@ -86,20 +85,22 @@ async def create_account(
             errors=[{"field": field, "message": message} for field, message in exc.errors.items()],
         ) from exc
     async with container.db.transaction() as session:
-        agency = await session.scalar(select(Agency).where(Agency.code == agency_code))
+        agency = await agencies.by_code(session, agency_code)
         if agency is None:
             raise ValidationFailed(
                 "Unknown agency.", errors=[{"field": "agency_code", "message": "no agency with this code"}]
             )
-        row = ProviderAccount(
-            id=new_id("pa"),
-            agency_id=agency.id,
-            provider=provider,
-            credentials_enc=container.vault.encrypt_json(clean_credentials),
-            settings=clean_settings,
-            enabled=True,
+        row = accounts.add_gateway_account(
+            session,
+            {
+                "id": new_id("pa"),
+                "agency_id": agency.id,
+                "provider": provider,
+                "credentials_enc": container.vault.encrypt_json(clean_credentials),
+                "settings": clean_settings,
+                "enabled": True,
+            },
         )
-        session.add(row)
     return _view(container, row, agency_code)
 
 
@@ -117,25 +118,15 @@ def _view(container: Container, row: ProviderAccount, agency_code: str) -> Accou
 
 async def list_accounts(container: Container, agency_code: str | None = None) -> list[AccountView]:
     async with container.db.session() as session:
-        stmt = select(ProviderAccount, Agency.code).join(Agency, Agency.id == ProviderAccount.agency_id)
-        if agency_code:
-            stmt = stmt.where(Agency.code == agency_code)
-        rows = (await session.execute(stmt.order_by(ProviderAccount.created_at))).all()
+        rows = await accounts.gateway_accounts(session, agency_code)
     return [_view(container, row, code) for row, code in rows]
 
 
 async def nearest_accounts(session: AsyncSession, agency_path: str) -> dict[str, ProviderAccount]:
     """For each provider, the enabled account attached nearest the agency (itself, then up)."""
-    codes = list(reversed(path_codes(agency_path)))  # nearest first
+    codes = list(reversed(agencies.path_codes(agency_path)))  # nearest first
     depth = {code: i for i, code in enumerate(codes)}
-    rows = (
-        await session.execute(
-            select(ProviderAccount, Agency.code)
-            .join(Agency, Agency.id == ProviderAccount.agency_id)
-            .where(Agency.code.in_(codes), ProviderAccount.enabled.is_(True))
-            .order_by(ProviderAccount.created_at)
-        )
-    ).all()
+    rows = await accounts.enabled_gateway_accounts_at(session, codes)
     best: dict[str, tuple[int, ProviderAccount]] = {}
     for row, code in rows:
         d = depth[code]
@@ -155,7 +146,7 @@ async def resolve_account(session: AsyncSession, agency_path: str, provider: str
 
 
 async def get_account(session: AsyncSession, provider: str, account_id: str) -> ProviderAccount:
-    row = await session.get(ProviderAccount, account_id)
+    row = await accounts.gateway_account(session, account_id)
     if row is None or row.provider != provider:
         raise NotFound("No such gateway account.")
     return row
@@ -169,9 +160,7 @@ async def find_account_by_credential(
     if not value:
         return None
     async with container.db.session() as session:
-        rows = (
-            await session.scalars(select(ProviderAccount).where(ProviderAccount.provider == provider))
-        ).all()
+        rows = await accounts.gateway_accounts_of(session, provider)
     for row in rows:
         account = present(container, row)
         if constant_time_equals(str(account.credentials.get(field, "")), value):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from app.adapters.registry import display_rank, get_spec
 from app.container import Container
 from app.errors import NotFound
-from app.models import Agency
 from app.services.access.auth import Principal
 from app.services.catalogue.gateway_accounts import adapter_for, nearest_accounts
+from app.stores import agencies
 
 
 def describe(provider: str) -> dict[str, Any]:
@@ -35,7 +33,7 @@ async def usable_providers(
     container: Container, principal: Principal, agency_code: str
 ) -> list[dict[str, Any]]:
     async with container.db.session() as session:
-        path = await session.scalar(select(Agency.path).where(Agency.code == agency_code))
+        path = await agencies.path_of(session, agency_code)
     if path is None or not principal.covers(path):
         raise NotFound("No such agency among yours.")
     return [describe(p) for p in await providers_for_path(container, path)]
