@@ -303,3 +303,9 @@ async def pending_attempt_at(session: AsyncSession, payment_id: str, account_id:
         )
     )
     return attempt
+
+
+async def save_attempt(session: AsyncSession, attempt: Attempt) -> None:
+    """Write a new or changed attempt now (within the caller's transaction)."""
+    session.add(attempt)
+    await session.flush()

@@ -73,6 +73,6 @@ async def _answer(
         attempt = await payments_store.pending_attempt_at(session, pending.id, account_id)
         if attempt is None:
             attempt = open_attempt(session, pending, row, now)
-            await session.flush()
+            await payments_store.save_attempt(session, attempt)
         request = await checkout_request(session, attempt, "0.0.0.0", "vi")  # noqa: S104 - platform-initiated
     return dvcqg.lookup_reply(account, lookup, request), "bill_found", attempt.reference
