@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain import transitions as T
-from app.models import Attempt, InboundCallback, Payment, ProviderAccount
+from app.models import Agency, Attempt, InboundCallback, Payment, ProviderAccount
 from app.stores import payments as payment_reads
 from app.stores.transitions import render_guard, render_set
 
@@ -163,3 +163,45 @@ async def payment_client(session: AsyncSession, payment_id: str) -> str:
         await session.execute(select(Payment.client_id).where(Payment.id == payment_id))
     ).scalar_one()
     return client_id
+
+
+async def account_and_agency_path(
+    session: AsyncSession, account_id: str
+) -> tuple[ProviderAccount | None, str | None]:
+    """The gateway account a callback names and its agency's path (None, None when unknown)."""
+    account = await session.get(ProviderAccount, account_id)
+    if account is None:
+        return None, None
+    path: str | None = await session.scalar(select(Agency.path).where(Agency.id == account.agency_id))
+    return account, path
+
+
+# --- Notifications kept for review (unmatched credits) ------------------------------------------
+
+
+async def needing_review(
+    session: AsyncSession, *, include_resolved: bool, limit: int
+) -> list[InboundCallback]:
+    """Callbacks kept for an operator, newest first (only the unresolved unless ``include_resolved``)."""
+    stmt = select(InboundCallback).where(InboundCallback.needs_review.is_(True))
+    if not include_resolved:
+        stmt = stmt.where(InboundCallback.resolved_at.is_(None))
+    return list((await session.scalars(stmt.order_by(InboundCallback.id.desc()).limit(limit))).all())
+
+
+async def get(session: AsyncSession, callback_id: int) -> InboundCallback | None:
+    return await session.get(InboundCallback, callback_id)
+
+
+async def resolve(session: AsyncSession, row: InboundCallback, now: datetime, note: str) -> bool:
+    """Mark a kept callback resolved with ``note`` unless it already was (compare-and-set); on
+    success ``row`` is refreshed."""
+    resolved = await session.execute(
+        update(InboundCallback)
+        .where(InboundCallback.id == row.id, InboundCallback.resolved_at.is_(None))
+        .values(resolved_at=now, resolution_note=note)
+    )
+    if not resolved.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(row)
+    return True

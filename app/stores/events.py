@@ -73,3 +73,13 @@ async def after(
         .limit(limit)
     )
     return list(rows.all())
+
+
+async def get(session: AsyncSession, event_id: str) -> Event | None:
+    event: Event | None = await session.scalar(select(Event).where(Event.id == event_id))
+    return event
+
+
+async def type_of(session: AsyncSession, event_id: str) -> str | None:
+    event_type: str | None = await session.scalar(select(Event.type).where(Event.id == event_id))
+    return event_type

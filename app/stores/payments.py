@@ -280,3 +280,32 @@ async def page_ids(session: AsyncSession, f: ListFilter, limit: int) -> list[Any
         )
     stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
     return list((await session.execute(stmt)).all())
+
+
+async def by_dossier_in_subtree(session: AsyncSession, dossier_code: str, agency_path: str) -> list[Payment]:
+    """The payments of a dossier at agencies under ``agency_path``, oldest first."""
+    stmt = (
+        select(Payment)
+        .join(Agency, Agency.id == Payment.agency_id)
+        .where(Payment.dossier_code == dossier_code, Agency.path.startswith(agency_path, autoescape=True))
+        .order_by(Payment.created_at)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def pending_attempt_at(session: AsyncSession, payment_id: str, account_id: str) -> Attempt | None:
+    """The payment's pending attempt at this gateway account, or None."""
+    attempt: Attempt | None = await session.scalar(
+        select(Attempt).where(
+            Attempt.payment_id == payment_id,
+            Attempt.provider_account_id == account_id,
+            Attempt.status == "pending",
+        )
+    )
+    return attempt
+
+
+async def save_attempt(session: AsyncSession, attempt: Attempt) -> None:
+    """Write a new or changed attempt now (within the caller's transaction)."""
+    session.add(attempt)
+    await session.flush()

@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from app.container import Container
 from app.db import Database
 from app.errors import Unauthorized
 from app.models import Agency, ApiKey, Client, ClientAgency
 from app.security import constant_time_equals, hash_api_key
+from app.stores import clients as store
 from app.ttl_cache import TtlCache
 
 MAX_KEY_LENGTH = 256
@@ -59,23 +58,11 @@ def _key_cache(container: Container) -> TtlCache[_KnownKey | None]:
 
 async def _load_key(db: Database, digest: str) -> _KnownKey | None:
     async with db.session() as session:
-        row = (
-            await session.execute(
-                select(ApiKey.key_hash, ApiKey.expires_at, Client)
-                .join(Client, Client.id == ApiKey.client_id)
-                .where(ApiKey.key_hash == digest)
-            )
-        ).first()
+        row = await store.key_by_hash(session, digest)
         if row is None:
             return None
         client: Client = row.Client
-        paths = (
-            await session.scalars(
-                select(Agency.path)
-                .join(ClientAgency, ClientAgency.agency_id == Agency.id)
-                .where(ClientAgency.client_id == client.id)
-            )
-        ).all()
+        paths = await store.agency_paths(session, client.id)
     principal = Principal(
         client_id=client.id,
         name=client.name,

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import Agency, ApiKey, Client, ClientAgency, ClientView
+from app.models import Agency, ApiKey, Client, ClientView
 from app.pagination import Page, decode_cursor, encode_cursor
 from app.security import hash_api_key, new_api_key, new_webhook_secret
 from app.services.catalogue.agencies import normalise_code
 from app.services.notifications.url_guard import literal_problem, private_target, url_problem
+from app.stores import clients as store
 
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=30)
@@ -94,7 +94,7 @@ async def _agencies_for(
         errors.append({"field": "agency_codes", "message": "must name at least one agency"})
         return []
     wanted = [normalise_code(c) for c in codes]
-    found = {a.code: a for a in (await session.scalars(select(Agency).where(Agency.code.in_(wanted)))).all()}
+    found = {a.code: a for a in await store.agencies_by_code(session, wanted)}
     for i, code in enumerate(wanted):
         if code not in found:
             errors.append({"field": f"agency_codes[{i}]", "message": f"no agency {code!r}"})
@@ -143,41 +143,18 @@ async def create_client(
             created_at=now,
             updated_at=now,
         )
-        session.add(client)
-        await session.flush()
-        session.add_all(ClientAgency(client_id=client.id, agency_id=a.id) for a in agencies)
         key, plaintext = _new_key(client.id, now)
-        session.add(key)
-        await session.flush()
+        await store.insert(session, client, agencies, key)
         view = ClientView(client, sorted(a.code for a in agencies), [key])
     return NewClient(view, plaintext, secret)
 
 
-async def _views(session: AsyncSession, clients: Sequence[Client]) -> list[ClientView]:
-    """Views of many clients in two queries (agencies, keys), not two per client."""
-    ids = [c.id for c in clients]
-    codes: dict[str, list[str]] = {i: [] for i in ids}
-    keys: dict[str, list[ApiKey]] = {i: [] for i in ids}
-    rows = await session.execute(
-        select(ClientAgency.client_id, Agency.code)
-        .join(Agency, ClientAgency.agency_id == Agency.id)
-        .where(ClientAgency.client_id.in_(ids))
-        .order_by(Agency.code)
-    )
-    for client_id, code in rows:
-        codes[client_id].append(code)
-    for key in await session.scalars(select(ApiKey).where(ApiKey.client_id.in_(ids)).order_by(ApiKey.id)):
-        keys[key.client_id].append(key)
-    return [ClientView(c, codes[c.id], keys[c.id]) for c in clients]
-
-
 async def _view(session: AsyncSession, client: Client) -> ClientView:
-    return (await _views(session, [client]))[0]
+    return (await store.views(session, [client]))[0]
 
 
 async def _require(session: AsyncSession, client_id: str, *, lock: bool = False) -> Client:
-    stmt = select(Client).where(Client.id == client_id)
-    client = await session.scalar(stmt.with_for_update() if lock else stmt)
+    client = await store.get(session, client_id, lock=lock)
     if client is None:
         raise NotFound(f"No client {client_id!r}.")
     return client
@@ -193,12 +170,9 @@ async def list_clients(
 ) -> Page[ClientView]:
     """Clients by id (ids sort by creation time)."""
     after = decode_cursor(cursor, 1)
-    stmt = select(Client).order_by(Client.id).limit(limit + 1)
-    if after is not None:
-        stmt = stmt.where(Client.id > after[0])
     async with container.db.session() as session:
-        clients = list((await session.scalars(stmt)).all())
-        views = await _views(session, clients[:limit])
+        clients = await store.page(session, None if after is None else after[0], limit + 1)
+        views = await store.views(session, clients[:limit])
     next_cursor = encode_cursor(clients[limit - 1].id) if len(clients) > limit else None
     return Page(views, next_cursor)
 
@@ -230,10 +204,9 @@ async def update_client(container: Container, client_id: str, changes: dict[str,
         if "enabled" in changes:
             client.enabled = bool(changes["enabled"])
         if agencies is not None:
-            await session.execute(delete(ClientAgency).where(ClientAgency.client_id == client.id))
-            session.add_all(ClientAgency(client_id=client.id, agency_id=a.id) for a in agencies)
+            await store.replace_agencies(session, client.id, agencies)
         client.updated_at = container.clock()
-        await session.flush()
+        await store.save(session, client)
         return await _view(session, client)
 
 
@@ -251,16 +224,7 @@ async def rotate_key(container: Container, client_id: str, grace_seconds: int | 
     async with container.db.transaction() as session:
         client = await _require(session, client_id, lock=True)
         # Keys already expiring sooner keep their earlier end; none is extended.
-        await session.execute(
-            update(ApiKey)
-            .where(
-                ApiKey.client_id == client.id,
-                or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > expires),
-            )
-            .values(expires_at=expires)
-            .execution_options(synchronize_session=False)
-        )
+        await store.cap_key_expiry(session, client.id, expires)
         key, plaintext = _new_key(client.id, now)
-        session.add(key)
-        await session.flush()
+        await store.add_key(session, key)
     return NewKey(key, plaintext, expires)

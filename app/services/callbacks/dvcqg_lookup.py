@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
 
 from app.adapters import dvcqg
 from app.adapters.base import InboundRequest, Reply
 from app.container import Container
-from app.models import Agency, Attempt, InboundCallback, Payment, ProviderAccount
 from app.services.callbacks.pipeline import store_raw
 from app.services.catalogue.gateway_accounts import present
 from app.services.payments.attempts import checkout_request, open_attempt
+from app.stores import callbacks as callbacks_store
+from app.stores import payments as payments_store
 
 PAID = ("succeeded", "partially_refunded", "refunded")
 
@@ -34,17 +34,15 @@ async def bill_lookup(
     callback_id = await store_raw(container, "dvcqg", account_id, "lookup", inbound, remote)
     reply, verdict, reference = await _answer(container, account_id, inbound)
     async with container.db.transaction() as session:
-        await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == callback_id)
-            .values(
-                verified=verdict != "invalid_signature",
-                verdict=verdict,
-                reference=reference,
-                response_status=reply.status_code,
-                response_body=reply.body.decode()[:2000],
-                processed_at=container.clock(),
-            )
+        await callbacks_store.record(
+            session,
+            callback_id,
+            verified=verdict != "invalid_signature",
+            verdict=verdict,
+            reference=reference,
+            response_status=reply.status_code,
+            response_body=reply.body.decode()[:2000],
+            processed_at=container.clock(),
         )
     return reply
 
@@ -53,11 +51,8 @@ async def _answer(
     container: Container, account_id: str, inbound: InboundRequest
 ) -> tuple[Reply, str, str | None]:
     async with container.db.session() as session:
-        row = await session.get(ProviderAccount, account_id)
-        agency_path = None
-        if row is not None and row.provider == "dvcqg":
-            agency_path = await session.scalar(select(Agency.path).where(Agency.id == row.agency_id))
-    if row is None or agency_path is None:
+        row, agency_path = await callbacks_store.account_and_agency_path(session, account_id)
+    if row is None or row.provider != "dvcqg" or agency_path is None:
         return _reply("97", "Tai khoan khong ton tai", 404), "unknown_account", None
     account = present(container, row)
     try:
@@ -69,28 +64,15 @@ async def _answer(
     dossier = str(lookup.get("MaHoSo") or "")
     now = container.clock()
     async with container.db.transaction() as session:
-        payments = (
-            await session.scalars(
-                select(Payment)
-                .join(Agency, Agency.id == Payment.agency_id)
-                .where(Payment.dossier_code == dossier, Agency.path.startswith(agency_path, autoescape=True))
-                .order_by(Payment.created_at)
-            )
-        ).all()
+        payments = await payments_store.by_dossier_in_subtree(session, dossier, agency_path)
         pending = next((p for p in payments if p.status == "pending" and p.expires_at > now), None)
         if pending is None:
             if any(p.status in PAID for p in payments):
                 return _reply("-2", "Ho so da duoc thanh toan"), "already_paid", None
             return dvcqg.lookup_reply(account, lookup, None), "not_found", None
-        attempt = await session.scalar(
-            select(Attempt).where(
-                Attempt.payment_id == pending.id,
-                Attempt.provider_account_id == account_id,
-                Attempt.status == "pending",
-            )
-        )
+        attempt = await payments_store.pending_attempt_at(session, pending.id, account_id)
         if attempt is None:
             attempt = open_attempt(session, pending, row, now)
-            await session.flush()
+            await payments_store.save_attempt(session, attempt)
         request = await checkout_request(session, attempt, "0.0.0.0", "vi")  # noqa: S104 - platform-initiated
     return dvcqg.lookup_reply(account, lookup, request), "bill_found", attempt.reference

@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
 
 from app.container import Container
 from app.errors import NotFound
 from app.models import InboundCallback
 from app.services.payments.lifecycle import InvalidState
+from app.stores import callbacks as store
 
 
 def _view(row: InboundCallback) -> dict[str, Any]:
@@ -40,25 +40,16 @@ def _view(row: InboundCallback) -> dict[str, Any]:
 async def list_unmatched(
     container: Container, *, include_resolved: bool = False, limit: int = 100
 ) -> list[dict[str, Any]]:
-    stmt = select(InboundCallback).where(InboundCallback.needs_review.is_(True))
-    if not include_resolved:
-        stmt = stmt.where(InboundCallback.resolved_at.is_(None))
     async with container.db.session() as session:
-        rows = (await session.scalars(stmt.order_by(InboundCallback.id.desc()).limit(limit))).all()
+        rows = await store.needing_review(session, include_resolved=include_resolved, limit=limit)
     return [_view(r) for r in rows]
 
 
 async def resolve_unmatched(container: Container, credit_id: int, note: str) -> dict[str, Any]:
     async with container.db.transaction() as session:
-        row = await session.get(InboundCallback, credit_id)
+        row = await store.get(session, credit_id)
         if row is None or not row.needs_review:
             raise NotFound("No such unmatched credit.")
-        resolved = await session.execute(
-            update(InboundCallback)
-            .where(InboundCallback.id == credit_id, InboundCallback.resolved_at.is_(None))
-            .values(resolved_at=container.clock(), resolution_note=note)
-        )
-        if not resolved.rowcount:  # type: ignore[attr-defined]
+        if not await store.resolve(session, row, container.clock(), note):
             raise InvalidState("This credit was already resolved.")
-        await session.refresh(row)
         return _view(row)

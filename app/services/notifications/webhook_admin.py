@@ -7,13 +7,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from app.container import Container
 from app.errors import Conflict, NotFound
-from app.models import Client, Event, WebhookAttemptLog, WebhookDelivery
+from app.models import WebhookAttemptLog, WebhookDelivery
 from app.progress import Progress, no_progress
 from app.security import new_webhook_secret
+from app.stores import clients, events, outbox
 
 log = logging.getLogger("paybridge.webhooks")
 
@@ -68,22 +67,12 @@ async def list_deliveries(
     container: Container, *, client_id: str | None, status: str | None, limit: int, cursor: int | None
 ) -> tuple[list[DeliveryView], int | None]:
     """Deliveries, newest first; ``failing`` = dead, or pending after at least one failed try."""
-    query = select(WebhookDelivery, Event.type).join(Event, Event.id == WebhookDelivery.event_id)
-    if client_id is not None:
-        query = query.where(WebhookDelivery.client_id == client_id)
-    if status == "failing":
-        query = query.where(
-            (WebhookDelivery.status == "dead")
-            | ((WebhookDelivery.status == "pending") & WebhookDelivery.last_error.is_not(None))
-        )
-    elif status is not None:
-        query = query.where(WebhookDelivery.status == status)
-    if cursor is not None:
-        query = query.where(WebhookDelivery.id < cursor)
     async with container.db.session() as session:
-        if client_id is not None and await session.get(Client, client_id) is None:
+        if client_id is not None and not await clients.exists(session, client_id):
             raise ClientNotFound(f"No client {client_id}.")
-        rows = (await session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1))).all()
+        rows = await outbox.page(
+            session, client_id=client_id, status=status, before_id=cursor, limit=limit + 1
+        )
     views = [_view(delivery, event_type) for delivery, event_type in rows[:limit]]
     return views, (views[-1].id if len(rows) > limit else None)
 
@@ -93,20 +82,14 @@ async def event_deliveries(
 ) -> tuple[DeliveryView | None, list[WebhookAttemptLog]]:
     """An event's delivery and its tries, oldest first."""
     async with container.db.session() as session:
-        event_type = await session.scalar(select(Event.type).where(Event.id == event_id))
+        event_type = await events.type_of(session, event_id)
         if event_type is None:
             raise EventNotFound(f"No event {event_id}.")
-        delivery = await session.scalar(select(WebhookDelivery).where(WebhookDelivery.event_id == event_id))
+        delivery = await outbox.of_event(session, event_id)
         if delivery is None:
             return None, []
-        tries = (
-            await session.scalars(
-                select(WebhookAttemptLog)
-                .where(WebhookAttemptLog.delivery_id == delivery.id)
-                .order_by(WebhookAttemptLog.id)
-            )
-        ).all()
-    return _view(delivery, event_type), list(tries)
+        tries = await outbox.tries(session, delivery.id)
+    return _view(delivery, event_type), tries
 
 
 async def redeliver(container: Container, event_id: str) -> DeliveryView:
@@ -115,25 +98,22 @@ async def redeliver(container: Container, event_id: str) -> DeliveryView:
     an event emitted while the client had no webhook URL gets its first delivery row."""
     now = container.clock()
     async with container.db.transaction() as session:
-        event = await session.scalar(select(Event).where(Event.id == event_id))
+        event = await events.get(session, event_id)
         if event is None:
             raise EventNotFound(f"No event {event_id}.")
-        webhook_url = await session.scalar(select(Client.webhook_url).where(Client.id == event.client_id))
-        if not webhook_url:
+        if not await clients.webhook_url(session, event.client_id):
             raise NoWebhookUrl("Set the client's webhook_url first; the event stays on the event feed.")
-        query = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id).with_for_update()
-        delivery = await session.scalar(query)
+        delivery = await outbox.of_event(session, event_id, lock=True)
         if delivery is None:
             delivery = WebhookDelivery(
                 event_id=event.id, client_id=event.client_id, attempts=0, created_at=now
             )
-            session.add(delivery)
         elif delivery.status != "pending":
             delivery.attempts = 0
         delivery.status = "pending"
         delivery.next_attempt_at = now
         delivery.delivered_at = None
-        await session.flush()
+        await outbox.save(session, delivery)
         view = _view(delivery, event.type)
     log.info("webhook redelivery requested", extra={"event_id": event_id, "delivery_id": view.id})
     return view
@@ -147,7 +127,7 @@ async def rotate_webhook_secret(
     now = container.clock()
     secret = new_webhook_secret()
     async with container.db.transaction() as session:
-        client = await session.get(Client, client_id, with_for_update=True)
+        client = await clients.get(session, client_id, lock=True)
         if client is None:
             raise ClientNotFound(f"No client {client_id}.")
         expires = now + grace if grace > timedelta(0) else None
@@ -164,13 +144,10 @@ async def redeliver_dead(
 ) -> int:
     """Redeliver every dead delivery (of one client, or of all): after a portal's outage, one call
     instead of one per event. Each is :func:`redeliver`; returns how many were made due."""
-    query = select(WebhookDelivery.event_id).where(WebhookDelivery.status == "dead")
     async with container.db.session() as session:
-        if client_id is not None:
-            if await session.get(Client, client_id) is None:
-                raise ClientNotFound(f"No client {client_id}.")
-            query = query.where(WebhookDelivery.client_id == client_id)
-        event_ids = list(await session.scalars(query.order_by(WebhookDelivery.id)))
+        if client_id is not None and not await clients.exists(session, client_id):
+            raise ClientNotFound(f"No client {client_id}.")
+        event_ids = await outbox.dead_event_ids(session, client_id)
     await progress(0, len(event_ids))
     for done, event_id in enumerate(event_ids, start=1):
         await redeliver(container, event_id)

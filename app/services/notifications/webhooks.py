@@ -38,9 +38,10 @@ import orjson
 from standardwebhooks.webhooks import Webhook
 
 from app.container import Container
-from app.services.notifications import url_guard, webhook_admin, webhook_store
+from app.services.notifications import url_guard, webhook_admin
 from app.services.notifications.webhook_signing import secrets_of, signed_headers
-from app.services.notifications.webhook_store import DueRow, Settlement
+from app.stores import outbox
+from app.stores.outbox import DueRow, Settlement
 
 log = logging.getLogger("paybridge.webhooks")
 
@@ -122,7 +123,7 @@ async def claim_due(container: Container, *, limit: int = BATCH_SIZE) -> list[Cl
     """Lease up to ``limit`` due deliveries, oldest due first, in one short transaction."""
     now = container.clock()
     leased_until = now + LEASE
-    rows = await webhook_store.lease_due(container.db, now, leased_until, limit)
+    rows = await outbox.lease_due(container.db, now, leased_until, limit)
     # Each client's secrets are decrypted once per batch, not once per delivery.
     signers: dict[tuple[str, str, str | None, datetime | None], tuple[Webhook, ...]] = {}
     claims = []
@@ -269,7 +270,7 @@ async def record_batch(container: Container, tries: Sequence[tuple[Claim, TryRes
         return []
     now = container.clock()
     planned = [_settlement(claim, result, now) for claim, result in tries]
-    settled = await webhook_store.settle(container.db, [settlement for _, settlement in planned])
+    settled = await outbox.settle(container.db, [settlement for _, settlement in planned])
     outcomes = []
     counter = container.metrics.webhooks
     for (claim, result), (outcome, _) in zip(tries, planned, strict=True):

@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.container import Container
+from app.stores import schema
 
 
 async def readiness(container: Container) -> tuple[bool, dict[str, Any]]:
     try:
         async with asyncio.timeout(3):
             async with container.db.session() as session:
-                rows = (await session.execute(text("SELECT version_num FROM alembic_version"))).all()
+                revisions = await schema.revisions(session)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         reason = "migrations not applied" if "alembic_version" in str(exc) else "database unreachable"
         return False, {"reason": reason}
-    current = rows[0][0] if rows else None
+    current = revisions[0] if revisions else None
     if current != container.expected_revision:
         return False, {
             "reason": "migrations not at head",

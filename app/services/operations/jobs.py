@@ -22,7 +22,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select, update
 
 from app.container import Container
 from app.errors import NotFound, ProblemError, problem_body
@@ -32,6 +31,7 @@ from app.progress import Progress
 from app.services.after_payment import reconciliation
 from app.services.catalogue import agencies, catalog, imports
 from app.services.notifications import webhook_admin
+from app.stores import jobs as jobs_store
 
 log = logging.getLogger("paybridge.jobs")
 
@@ -159,7 +159,7 @@ async def enqueue(
         created_at=container.clock(),
     )
     async with container.db.transaction() as session:
-        session.add(job)
+        await jobs_store.insert(session, job)
     if start:
         task = asyncio.create_task(run_job(container, job.id), name=f"job:{job.id}")
         container.background.add(task)
@@ -169,7 +169,7 @@ async def enqueue(
 
 async def get_job(container: Container, job_id: str) -> dict[str, Any]:
     async with container.db.session() as session:
-        job = await session.get(Job, job_id)
+        job = await jobs_store.get(session, job_id)
     if job is None:
         raise JobNotFound(f"No job {job_id}.")
     return job_resource(job)
@@ -177,24 +177,14 @@ async def get_job(container: Container, job_id: str) -> dict[str, Any]:
 
 async def list_jobs(container: Container, *, limit: int = KEEP_FINISHED) -> list[dict[str, Any]]:
     async with container.db.session() as session:
-        jobs = await session.scalars(select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit))
+        jobs = await jobs_store.newest(session, limit)
         return [job_resource(job) for job in jobs]
 
 
 async def _claim(container: Container, job_id: str) -> Job | None:
     now = container.clock()
     async with container.db.transaction() as session:
-        claimed: Job | None = await session.scalar(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now)),
-            )
-            .values(status="running", started_at=now, lease_until=now + LEASE, tries=Job.tries + 1)
-            .returning(Job)
-            .execution_options(synchronize_session=False)
-        )
-    return claimed
+        return await jobs_store.claim(session, job_id, now, now + LEASE)
 
 
 def _reporter(container: Container, job_id: str) -> Progress:
@@ -207,11 +197,8 @@ def _reporter(container: Container, job_id: str) -> Progress:
             return
         last = moment
         async with container.db.transaction() as session:
-            await session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == "running")
-                .values(done=max(0, done), total=max(0, total), lease_until=container.clock() + LEASE)
-                .execution_options(synchronize_session=False)
+            await jobs_store.report_progress(
+                session, job_id, max(0, done), max(0, total), container.clock() + LEASE
             )
 
     return report
@@ -219,12 +206,7 @@ def _reporter(container: Container, job_id: str) -> Progress:
 
 async def _finish(container: Container, job_id: str, **values: Any) -> None:
     async with container.db.transaction() as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == "running")
-            .values(finished_at=container.clock(), payload=None, lease_until=None, **values)
-            .execution_options(synchronize_session=False)
-        )
+        await jobs_store.finish(session, job_id, container.clock(), **values)
 
 
 async def run_job(container: Container, job_id: str, *, progress: Progress | None = None) -> bool:
@@ -256,7 +238,7 @@ async def run_job(container: Container, job_id: str, *, progress: Progress | Non
         await _finish(container, job_id, status="failed", error=error)
         return True
     async with container.db.session() as session:
-        total = await session.scalar(select(Job.total).where(Job.id == job_id)) or 0
+        total = await jobs_store.total_of(session, job_id) or 0
     await _finish(container, job_id, status="succeeded", result=result, done=total)
     log.info("job done", extra={"job_id": job_id, "kind": job.kind})
     return True
@@ -267,15 +249,7 @@ async def run_due(container: Container, *, limit: int = 5) -> int:
     runner's lease ran out. Returns how many it ran."""
     now = container.clock()
     async with container.db.session() as session:
-        ids = list(
-            await session.scalars(
-                select(Job.id)
-                .where(or_(Job.status == "queued", (Job.status == "running") & (Job.lease_until < now)))
-                .where(Job.created_at < now - timedelta(seconds=5))
-                .order_by(Job.created_at)
-                .limit(limit)
-            )
-        )
+        ids = await jobs_store.claimable_ids(session, now, now - timedelta(seconds=5), limit)
     ran = 0
     for job_id in ids:
         ran += await run_job(container, job_id)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
-from app.models import Client, ProviderAccount
 from app.security import Vault
+from app.stores import clients as clients_store
+from app.stores import secrets as secrets_store
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,18 @@ async def rotate_secrets(db: Database, vault: Vault) -> RotationReport:
     A value no configured key can decrypt stops the run with ``ValueError`` naming the row."""
     accounts = clients = 0
     async with db.session() as session:
-        account_ids = list(
-            (await session.scalars(select(ProviderAccount.id).order_by(ProviderAccount.id))).all()
-        )
-        client_ids = list((await session.scalars(select(Client.id).order_by(Client.id))).all())
+        account_ids = await secrets_store.provider_account_ids(session)
+        client_ids = await clients_store.all_ids(session)
     for account_id in account_ids:
         async with db.transaction() as session:
-            row = await session.get(ProviderAccount, account_id, with_for_update=True)
+            row = await secrets_store.lock_provider_account(session, account_id)
             if row is None:
                 continue
             row.credentials_enc = _rotate(vault, row.credentials_enc, f"provider account {account_id}")
             accounts += 1
     for client_id in client_ids:
         async with db.transaction() as session:
-            client = await session.get(Client, client_id, with_for_update=True)
+            client = await clients_store.get(session, client_id, lock=True)
             if client is None:
                 continue
             client.webhook_secret_enc = _rotate(vault, client.webhook_secret_enc, f"client {client_id}")

@@ -9,13 +9,11 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
 
 from app.adapters.registry import get_adapter
 from app.bootstrap import close_container, make_container
 from app.config import Settings
 from app.db import Database
-from app.models import Agency, ApiKey, Attempt, Bank, Client, Payment, ProviderAccount, RevenueType
 from app.schemas.payments import PaymentCreate
 from app.security import hash_api_key
 from app.services.access.auth import Principal
@@ -25,6 +23,8 @@ from app.services.catalogue.beneficiaries import put_beneficiary
 from app.services.catalogue.gateway_accounts import create_account, list_accounts, simulator_base
 from app.services.payments.lifecycle import create_payment
 from app.services.payments.views import load_payment_resource
+from app.stores import clients as clients_store
+from app.stores import seed as store
 from app.text import fold
 
 
@@ -35,41 +35,38 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 async def load_reference_catalogues(db: Database) -> dict[str, int]:
     """Insert banks and revenue-type codes that are not there yet; never touches existing rows."""
-    added = {"banks": 0, "revenue_types": 0}
     async with db.transaction() as session:
-        known_bins = set((await session.scalars(select(Bank.bin))).all())
-        for row in _rows("banks.csv"):
-            if row["bin"] in known_bins:
-                continue
-            session.add(
-                Bank(
-                    bin=row["bin"],
-                    sbv_code=row["sbv_code"] or None,
-                    short_name=row["short_name"],
-                    name=row["name"],
-                )
-            )
-            added["banks"] += 1
-        known_codes = set((await session.scalars(select(RevenueType.code).distinct())).all())
-        for row in _rows("revenue_types.csv"):
-            if row["code"] in known_codes:
-                continue
-            session.add(
-                RevenueType(
-                    code=row["code"],
-                    version=1,
-                    group_code=row["group_code"] or None,
-                    name=row["name"],
-                    search_text=fold(f"{row['code']} {row['name']}"),
-                    kind=row["kind"],
-                    chapter=row.get("chapter") or None,
-                    valid_from=date.fromisoformat(row["valid_from"]),
-                    valid_to=date.fromisoformat(row["valid_to"]) if row.get("valid_to") else None,
-                    is_current=True,
-                )
-            )
-            added["revenue_types"] += 1
-    return added
+        known_bins = await store.bank_bins(session)
+        banks = [
+            {
+                "bin": row["bin"],
+                "sbv_code": row["sbv_code"] or None,
+                "short_name": row["short_name"],
+                "name": row["name"],
+            }
+            for row in _rows("banks.csv")
+            if row["bin"] not in known_bins
+        ]
+        store.add_banks(session, banks)
+        known_codes = await store.revenue_type_codes(session)
+        revenue_types = [
+            {
+                "code": row["code"],
+                "version": 1,
+                "group_code": row["group_code"] or None,
+                "name": row["name"],
+                "search_text": fold(f"{row['code']} {row['name']}"),
+                "kind": row["kind"],
+                "chapter": row.get("chapter") or None,
+                "valid_from": date.fromisoformat(row["valid_from"]),
+                "valid_to": date.fromisoformat(row["valid_to"]) if row.get("valid_to") else None,
+                "is_current": True,
+            }
+            for row in _rows("revenue_types.csv")
+            if row["code"] not in known_codes
+        ]
+        store.add_revenue_types(session, revenue_types)
+    return {"banks": len(banks), "revenue_types": len(revenue_types)}
 
 
 @dataclass(frozen=True)
@@ -93,16 +90,15 @@ async def seed_catalogues(settings: Settings) -> CatalogueStatus:
     try:
         added = await load_reference_catalogues(db)
         async with db.session() as session:
-            banks = await session.scalar(select(func.count()).select_from(Bank))
-            codes = await session.scalar(select(func.count(func.distinct(RevenueType.code))))
-        return CatalogueStatus(int(banks or 0), int(codes or 0), added["banks"], added["revenue_types"])
+            banks, codes = await store.catalogue_size(session)
+        return CatalogueStatus(banks, codes, added["banks"], added["revenue_types"])
     finally:
         await db.dispose()
 
 
 async def count_rows(db: Database, model: Any) -> int:
     async with db.session() as session:
-        return int((await session.scalar(select(func.count()).select_from(model))) or 0)
+        return await store.count(session, model)
 
 
 DEMO_PROVINCE = ("000.00.00.H56", "UBND tỉnh Demo", "province")
@@ -136,7 +132,7 @@ async def seed_demo(settings: Settings, *, api_key: str | None = None) -> DemoSe
     steps: list[tuple[str, str]] = []
     try:
         async with db.session() as session:
-            existing = set((await session.scalars(select(Agency.code))).all())
+            existing = await store.agency_codes(session)
         for code, name, level in (DEMO_PROVINCE, DEMO_AGENCY):
             if code in existing:
                 steps.append((f"agency {code}", "already present"))
@@ -170,25 +166,15 @@ async def seed_demo(settings: Settings, *, api_key: str | None = None) -> DemoSe
         else:
             async with db.transaction() as session:
                 for account in sandbox:
-                    await session.execute(
-                        update(ProviderAccount)
-                        .where(ProviderAccount.id == account.id)
-                        .values(settings={**account.settings, **wanted})
-                    )
+                    await store.set_account_settings(session, account.id, {**account.settings, **wanted})
             steps.append(("sandbox gateway account", f"updated to {settings.public_base_url}"))
 
         now = container.clock()
         async with db.session() as session:
-            client_id = await session.scalar(select(Client.id).where(Client.name == DEMO_CLIENT))
+            client_id = await clients_store.id_by_name(session, DEMO_CLIENT)
             live_key = None
             if client_id is not None and api_key:
-                live_key = await session.scalar(
-                    select(ApiKey.id).where(
-                        ApiKey.client_id == client_id,
-                        ApiKey.key_hash == hash_api_key(api_key),
-                        (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
-                    )
-                )
+                live_key = await clients_store.live_key_id(session, client_id, hash_api_key(api_key), now)
         if client_id is None:
             made = await create_client(container, name=DEMO_CLIENT, agency_codes=[DEMO_PROVINCE[0]])
             client_id, api_key = made.view.client.id, made.api_key
@@ -201,20 +187,9 @@ async def seed_demo(settings: Settings, *, api_key: str | None = None) -> DemoSe
             steps.append(("API key", "created (the previous one was not kept)"))
 
         async with db.session() as session:
-            untouched = (
-                select(Payment.id)
-                .where(
-                    Payment.client_id == client_id,
-                    Payment.dossier_code.startswith(DEMO_DOSSIER_PREFIX),
-                    Payment.status == "pending",
-                    Payment.provider.is_(None),
-                    Payment.expires_at > now + DEMO_PAYMENT_MIN_LIFE,
-                    ~select(Attempt.id).where(Attempt.payment_id == Payment.id).exists(),
-                )
-                .order_by(Payment.created_at.desc())
-                .limit(1)
+            payment_id = await store.untouched_payment(
+                session, client_id, DEMO_DOSSIER_PREFIX, now + DEMO_PAYMENT_MIN_LIFE
             )
-            payment_id = await session.scalar(untouched)
             if payment_id is not None:
                 resource = await load_payment_resource(session, payment_id, settings.public_base_url)
                 steps.append(("demo payment", "already present"))

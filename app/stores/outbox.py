@@ -1,4 +1,5 @@
-"""The webhook outbox's two statements: lease due rows, settle tries.
+"""The webhook outbox (``webhook_deliveries`` and their tries): the dispatcher's two statements —
+lease due rows, settle tries — and the operator's reads and redelivery writes.
 
 Each is one hand-written statement through the raw asyncpg pool: the lease is a ``FOR UPDATE SKIP
 LOCKED`` select feeding an ``UPDATE … RETURNING`` joined to the event and the client; a settlement
@@ -12,7 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db import Database
+from app.models import Event, WebhookAttemptLog, WebhookDelivery
 
 
 class DueRow(NamedTuple):
@@ -123,3 +128,57 @@ async def settle(db: Database, settlements: Sequence[Settlement]) -> set[int]:
             [x.response_body for x in s],
         )
     return {record[0] for record in records}
+
+
+# --- The operator's side (ORM session) ---------------------------------------------------------
+
+
+async def page(
+    session: AsyncSession, *, client_id: str | None, status: str | None, before_id: int | None, limit: int
+) -> list[Any]:
+    """(WebhookDelivery, event type) rows, newest first, at most ``limit``; ``status`` is a
+    delivery status or ``failing`` (dead, or pending after at least one failed try)."""
+    query = select(WebhookDelivery, Event.type).join(Event, Event.id == WebhookDelivery.event_id)
+    if client_id is not None:
+        query = query.where(WebhookDelivery.client_id == client_id)
+    if status == "failing":
+        query = query.where(
+            (WebhookDelivery.status == "dead")
+            | ((WebhookDelivery.status == "pending") & WebhookDelivery.last_error.is_not(None))
+        )
+    elif status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if before_id is not None:
+        query = query.where(WebhookDelivery.id < before_id)
+    return list((await session.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit))).all())
+
+
+async def of_event(session: AsyncSession, event_id: str, *, lock: bool = False) -> WebhookDelivery | None:
+    """The event's delivery (``lock``: FOR UPDATE), or None."""
+    query = select(WebhookDelivery).where(WebhookDelivery.event_id == event_id)
+    delivery: WebhookDelivery | None = await session.scalar(query.with_for_update() if lock else query)
+    return delivery
+
+
+async def tries(session: AsyncSession, delivery_id: int) -> list[WebhookAttemptLog]:
+    """The delivery's logged tries, oldest first."""
+    query = (
+        select(WebhookAttemptLog)
+        .where(WebhookAttemptLog.delivery_id == delivery_id)
+        .order_by(WebhookAttemptLog.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def save(session: AsyncSession, delivery: WebhookDelivery) -> None:
+    """Write a new or changed delivery now (within the caller's transaction)."""
+    session.add(delivery)
+    await session.flush()
+
+
+async def dead_event_ids(session: AsyncSession, client_id: str | None) -> list[str]:
+    """The events whose delivery is dead (of one client, or of all), oldest delivery first."""
+    query = select(WebhookDelivery.event_id).where(WebhookDelivery.status == "dead")
+    if client_id is not None:
+        query = query.where(WebhookDelivery.client_id == client_id)
+    return list(await session.scalars(query.order_by(WebhookDelivery.id)))
