@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.states import ATTEMPT_OPEN, PaymentStatus
-from app.models import Agency, Attempt, Payment
+from app.models import Agency, Attempt, Payment, PaymentItem, ProviderAccount, RevenueType
 
 
 class _FromValues:
@@ -280,3 +280,51 @@ async def page_ids(session: AsyncSession, f: ListFilter, limit: int) -> list[Any
         )
     stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
     return list((await session.execute(stmt)).all())
+
+
+# --- Attempts and what a checkout request is built from (ORM session) -------------------------
+
+
+def add_attempt(session: AsyncSession, values: Mapping[str, Any]) -> Attempt:
+    """Add a new attempt with ``values`` (flushed with the caller's commit)."""
+    attempt = Attempt(**values)
+    session.add(attempt)
+    return attempt
+
+
+async def attempt_by_id(session: AsyncSession, attempt_id: str) -> Attempt:
+    attempt: Attempt = (await session.execute(select(Attempt).where(Attempt.id == attempt_id))).scalar_one()
+    return attempt
+
+
+async def provider_account(session: AsyncSession, account_id: str | None) -> ProviderAccount | None:
+    if account_id is None:
+        return None
+    return await session.get(ProviderAccount, account_id)
+
+
+async def payment_and_agency(session: AsyncSession, payment_id: str) -> tuple[Payment, Agency]:
+    """The payment and its agency."""
+    row = (
+        await session.execute(
+            select(Payment, Agency)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).one()
+    return row.Payment, row.Agency
+
+
+async def items_with_revenue_types(
+    session: AsyncSession, payment_id: str
+) -> list[tuple[PaymentItem, RevenueType]]:
+    """The payment's items with their revenue-type versions, by position."""
+    rows = (
+        await session.execute(
+            select(PaymentItem, RevenueType)
+            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
+            .where(PaymentItem.payment_id == payment_id)
+            .order_by(PaymentItem.position)
+        )
+    ).all()
+    return [(row.PaymentItem, row.RevenueType) for row in rows]
