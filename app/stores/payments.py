@@ -24,8 +24,17 @@ import asyncpg
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.states import ATTEMPT_OPEN, PaymentStatus
-from app.models import Agency, Attempt, Payment, PaymentItem, ProviderAccount, RevenueType
+from app.domain.states import ATTEMPT_OPEN, IdempotencyState, PaymentStatus
+from app.models import (
+    Agency,
+    Attempt,
+    IdempotencyRecord,
+    Payment,
+    PaymentItem,
+    ProviderAccount,
+    RevenueType,
+)
+from app.stores.sql import compile_once, insert_select, params_for
 
 
 class _FromValues:
@@ -328,3 +337,118 @@ async def items_with_revenue_types(
         )
     ).all()
     return [(row.PaymentItem, row.RevenueType) for row in rows]
+
+
+# --- A new payment in one statement (raw asyncpg pool) ------------------------------------------
+
+# The statement is written against the models (column names, required columns and JSONB casts come
+# from them; every other column takes its database default) and compiled once for asyncpg.
+NEW_PAYMENT_KEYS = (
+    "id",
+    "client_id",
+    "agency_id",
+    "dossier_code",
+    "bill_code",
+    "bill_key",
+    "procedure_code",
+    "description",
+    "payer",
+    "amount",
+    "provider",
+    "return_url",
+    "metadata_",
+    "checkout_token",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+NEW_ATTEMPT_KEYS = (
+    "id",
+    "payment_id",
+    "provider",
+    "provider_account_id",
+    "reference",
+    "status",
+    "amount",
+    "wire",
+    "duplicate_paid",
+    "late",
+    "check_count",
+    "next_check_at",
+    "created_at",
+    "updated_at",
+    "provider_transaction_id",
+    "checkout_url",
+    "qr_payload",
+    "raw_request",
+    "raw_response",
+)
+NEW_ITEM_KEYS = ("position", "revenue_type_id", "revenue_type_code", "amount", "description")
+_ITEMS = (
+    "unnest(CAST(:item_position AS int[]), CAST(:item_revenue_type_id AS int[]), "
+    "CAST(:item_revenue_type_code AS text[]), CAST(:item_amount AS bigint[]), "
+    "CAST(:item_description AS text[])) "
+    "AS u(position, revenue_type_id, revenue_type_code, amount, description)"
+)
+_PAYMENT_CTES = f"""
+WITH guard AS (
+    SELECT 1 AS ok
+    WHERE (SELECT count(*) FROM revenue_types
+           WHERE id = ANY(CAST(:revenue_type_ids AS int[])) AND is_current
+             AND valid_from <= CAST(:today AS date)
+             AND (valid_to IS NULL OR valid_to >= CAST(:today AS date)))
+          = cardinality(CAST(:revenue_type_ids AS int[]))
+      AND (CAST(:account_id AS text) IS NULL
+           OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = :account_id AND enabled))
+), claim AS (
+    {
+    insert_select(
+        IdempotencyRecord,
+        {
+            "client_id": ":client_id",
+            "scope": ":scope",
+            "key": ":key",
+            "request_hash": ":request_hash",
+            "state": f"'{IdempotencyState.completed.value}'",
+            "response_status": "201",
+            "response_body": ":response_body",
+            "resource_id": ":payment_id",
+            "created_at": ":payment_created_at",
+            "expires_at": ":key_expires_at",
+        },
+        source="FROM guard",
+        returning="id",
+    )
+}
+), payment AS (
+    {
+    insert_select(
+        Payment, params_for(Payment, NEW_PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
+    )
+}
+), items AS (
+    {
+    insert_select(
+        PaymentItem,
+        {"payment_id": "payment.id", **{k: f"u.{k}" for k in NEW_ITEM_KEYS}},
+        source=f"FROM payment, {_ITEMS}",
+    )
+}
+)"""  # noqa: S608 (built from constants and the models only)
+_WITH_ATTEMPT = compile_once(
+    _PAYMENT_CTES
+    + f""", attempt AS (
+    {insert_select(Attempt, params_for(Attempt, NEW_ATTEMPT_KEYS, "attempt_"), source="FROM payment")}
+)
+SELECT count(*) FROM payment"""  # noqa: S608
+)
+_WITHOUT_ATTEMPT = compile_once(_PAYMENT_CTES + "\nSELECT count(*) FROM payment")
+
+
+async def insert_new_payment(pool: Any, params: Mapping[str, Any], *, with_attempt: bool) -> bool:
+    """Write a new payment, its items, [its attempt] and its completed idempotency record in one
+    statement (one implicit transaction). False: the guard did not hold (a revenue-type version or
+    the account is no longer in force) and nothing was written. A unique violation (the key, the
+    bill) raises ``asyncpg.UniqueViolationError``."""
+    statement = _WITH_ATTEMPT if with_attempt else _WITHOUT_ATTEMPT
+    return bool(await pool.fetchval(statement.sql, *statement.args(params)))
