@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.states import ATTEMPT_OPEN, IdempotencyState, PaymentStatus
+from app.domain.states import ATTEMPT_OPEN, BLOCKING, AttemptStatus, IdempotencyState, PaymentStatus
 from app.models import (
     Agency,
     Attempt,
@@ -452,3 +452,53 @@ async def insert_new_payment(pool: Any, params: Mapping[str, Any], *, with_attem
     bill) raises ``asyncpg.UniqueViolationError``."""
     statement = _WITH_ATTEMPT if with_attempt else _WITHOUT_ATTEMPT
     return bool(await pool.fetchval(statement.sql, *statement.args(params)))
+
+
+# --- The general create's reads and writes (ORM session) ----------------------------------------
+
+
+async def agency_by_code(session: AsyncSession, code: str) -> Agency | None:
+    agency: Agency | None = await session.scalar(select(Agency).where(Agency.code == code))
+    return agency
+
+
+async def open_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
+    """The id of the payment holding the bill (open or paid: ``BLOCKING``), or None."""
+    payment_id: str | None = await session.scalar(
+        select(Payment.id).where(
+            Payment.agency_id == agency_id,
+            Payment.dossier_code == dossier,
+            Payment.bill_key == bill_key,
+            Payment.status.in_(BLOCKING),
+        )
+    )
+    return payment_id
+
+
+async def insert_payment(session: AsyncSession, values: Mapping[str, Any]) -> Payment:
+    """Insert a payment; the row exactly as stored (RETURNING: JSONB key order, UTC timestamps).
+    A unique violation (the open-bill index) raises ``IntegrityError``."""
+    payment: Payment = (await session.scalars(insert(Payment).returning(Payment), [dict(values)])).one()
+    return payment
+
+
+def add_item(session: AsyncSession, values: Mapping[str, Any]) -> PaymentItem:
+    """Add a payment item (flushed with the caller's commit)."""
+    item = PaymentItem(**values)
+    session.add(item)
+    return item
+
+
+async def latest_unstarted_attempt(session: AsyncSession, payment_id: str) -> str | None:
+    """The newest pending attempt of the payment with no checkout yet, or None."""
+    attempt = await session.scalar(
+        select(Attempt)
+        .where(
+            Attempt.payment_id == payment_id,
+            Attempt.status == AttemptStatus.pending,
+            Attempt.checkout_url.is_(None),
+            Attempt.qr_payload.is_(None),
+        )
+        .order_by(Attempt.created_at.desc())
+    )
+    return attempt.id if attempt else None

@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
-from app.domain.states import BLOCKING
 from app.errors import ProblemError, ValidationFailed
 from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
 from app.schemas.payments import PaymentCreate
@@ -42,6 +40,7 @@ from app.services.payments.idempotency import (
     run_idempotent,
 )
 from app.services.payments.views import load_payment_resource, payment_resource
+from app.stores import payments as store
 from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
 from app.vntime import VN_TZ
 
@@ -67,21 +66,10 @@ def _check_url(principal: Principal, container: Container, url: str, field: str)
 
 
 async def _scoped_agency(session: AsyncSession, principal: Principal, code: str) -> Agency:
-    agency = await session.scalar(select(Agency).where(Agency.code == code))
+    agency = await store.agency_by_code(session, code)
     if agency is None or not principal.covers(agency.path):
         raise field_error("agency_code", "unknown agency, or not one this client acts for")
     return agency
-
-
-async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
-    return await session.scalar(
-        select(Payment.id).where(
-            Payment.agency_id == agency_id,
-            Payment.dossier_code == dossier,
-            Payment.bill_key == bill_key,
-            Payment.status.in_(BLOCKING),
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +121,7 @@ async def _insert_payment(
         try:
             # RETURNING: the row exactly as stored (JSONB key order, UTC timestamps), so that the
             # response built from it is the one a GET returns.
-            payment = (await session.scalars(insert(Payment).returning(Payment), [values])).one()
+            payment = await store.insert_payment(session, values)
         except IntegrityError as exc:
             if "open_bill" in str(exc.orig) or "payments.agency_id" in str(exc.orig):
                 raise _DuplicateBillSignal(agency_id, body.dossier_code, bill_key) from exc
@@ -141,15 +129,17 @@ async def _insert_payment(
         items = []
         for position, item in enumerate(body.items):
             rtype = active[item.revenue_type_code]
-            row = PaymentItem(
-                payment_id=payment.id,
-                position=position,
-                revenue_type_id=rtype.id,
-                revenue_type_code=item.revenue_type_code,
-                amount=item.amount,
-                description=item.description,
+            row = store.add_item(
+                session,
+                {
+                    "payment_id": payment.id,
+                    "position": position,
+                    "revenue_type_id": rtype.id,
+                    "revenue_type_code": item.revenue_type_code,
+                    "amount": item.amount,
+                    "description": item.description,
+                },
             )
-            session.add(row)
             items.append((row, rtype))
         attempt = open_attempt(session, payment, account, now) if account is not None else None
         await mark_resource(session, claim.record_id, payment.id)
@@ -241,7 +231,7 @@ async def create_payment(
             created = await _insert_payment(container, principal, body, claim)
         except _DuplicateBillSignal as dup:
             async with container.db.session() as session:
-                existing = await _existing_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
+                existing = await store.open_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
             raise DuplicateBill(
                 "An open or paid payment already exists for this dossier and bill.", payment_id=existing
             ) from None
@@ -259,14 +249,4 @@ async def create_payment(
 
 async def _latest_unstarted_attempt(container: Container, payment_id: str) -> str | None:
     async with container.db.session() as session:
-        attempt = await session.scalar(
-            select(Attempt)
-            .where(
-                Attempt.payment_id == payment_id,
-                Attempt.status == "pending",
-                Attempt.checkout_url.is_(None),
-                Attempt.qr_payload.is_(None),
-            )
-            .order_by(Attempt.created_at.desc())
-        )
-    return attempt.id if attempt else None
+        return await store.latest_unstarted_attempt(session, payment_id)
