@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
-from sqlalchemy import insert, or_, select, update
+import orjson
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.states import ATTEMPT_OPEN, BLOCKING, AttemptStatus, IdempotencyState, PaymentStatus
@@ -400,7 +402,23 @@ WITH guard AS (
           = cardinality(CAST(:revenue_type_ids AS int[]))
       AND (CAST(:account_id AS text) IS NULL
            OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = :account_id AND enabled))
-), claim AS (
+{{claim}}    ), payment AS (
+    {
+    insert_select(
+        Payment, params_for(Payment, NEW_PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
+    )
+}
+), items AS (
+    {
+    insert_select(
+        PaymentItem,
+        {"payment_id": "payment.id", **{k: f"u.{k}" for k in NEW_ITEM_KEYS}},
+        source=f"FROM payment, {_ITEMS}",
+    )
+}
+)"""  # noqa: S608 (built from constants and the models only)
+_IDEMPOTENCY = IdempotencyRecord.__tablename__
+_CLAIM_INSERT = f"""), claim AS (
     {
     insert_select(
         IdempotencyRecord,
@@ -420,38 +438,62 @@ WITH guard AS (
         returning="id",
     )
 }
-), payment AS (
-    {
-    insert_select(
-        Payment, params_for(Payment, NEW_PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
-    )
-}
-), items AS (
-    {
-    insert_select(
-        PaymentItem,
-        {"payment_id": "payment.id", **{k: f"u.{k}" for k in NEW_ITEM_KEYS}},
-        source=f"FROM payment, {_ITEMS}",
-    )
-}
-)"""  # noqa: S608 (built from constants and the models only)
-_WITH_ATTEMPT = compile_once(
-    _PAYMENT_CTES
-    + f""", attempt AS (
+"""
+# A claim already held (in progress): it names the payment, in the same statement.
+_CLAIM_HELD = f"""), claim AS (
+    UPDATE {_IDEMPOTENCY} SET {IdempotencyRecord.__table__.c.resource_id.name} = :payment_id FROM guard
+    WHERE {_IDEMPOTENCY}.id = :record_id RETURNING {_IDEMPOTENCY}.id
+"""  # noqa: S608 (built from constants and the models only)
+_ATTEMPT = f""", attempt AS (
     {insert_select(Attempt, params_for(Attempt, NEW_ATTEMPT_KEYS, "attempt_"), source="FROM payment")}
-)
-SELECT count(*) FROM payment"""  # noqa: S608
-)
-_WITHOUT_ATTEMPT = compile_once(_PAYMENT_CTES + "\nSELECT count(*) FROM payment")
+)"""
+_COUNT = "\nSELECT count(*) FROM payment"
+# (claim held, with an attempt) -> the statement.
+_STATEMENTS = {
+    (held, with_attempt): compile_once(
+        _PAYMENT_CTES.replace("{claim}", _CLAIM_HELD if held else _CLAIM_INSERT)
+        + (_ATTEMPT if with_attempt else "")
+        + _COUNT
+    )
+    for held in (False, True)
+    for with_attempt in (False, True)
+}
 
 
-async def insert_new_payment(pool: Any, params: Mapping[str, Any], *, with_attempt: bool) -> bool:
-    """Write a new payment, its items, [its attempt] and its completed idempotency record in one
-    statement (one implicit transaction). False: the guard did not hold (a revenue-type version or
-    the account is no longer in force) and nothing was written. A unique violation (the key, the
-    bill) raises ``asyncpg.UniqueViolationError``."""
-    statement = _WITH_ATTEMPT if with_attempt else _WITHOUT_ATTEMPT
-    return bool(await pool.fetchval(statement.sql, *statement.args(params)))
+async def insert_new_payment(
+    conn: Any, params: Mapping[str, Any], *, with_attempt: bool, claim_held: bool = False
+) -> bool:
+    """Write a new payment, its items, [its attempt] and its idempotency record in one statement
+    on ``conn`` (the pool: one implicit transaction; or a session's driver connection: inside its
+    transaction). The record is inserted ``completed`` with the response, or — ``claim_held``, with
+    ``record_id`` — the claim in progress is made to name the payment. False: the guard did not
+    hold (a revenue-type version or the account is no longer in force) and nothing was written.
+    A unique violation (the key, the bill) raises ``asyncpg.UniqueViolationError``."""
+    statement = _STATEMENTS[claim_held, with_attempt]
+    return bool(await conn.fetchval(statement.sql, *statement.args(params)))
+
+
+def _jsonb_params(model: type[Any], keys: tuple[str, ...], prefix: str) -> tuple[str, ...]:
+    attrs = model.__mapper__.column_attrs
+    return tuple(f"{prefix}{k}" for k in keys if isinstance(attrs[k].columns[0].type, JSONB))
+
+
+_JSONB_PARAMS = _jsonb_params(Payment, NEW_PAYMENT_KEYS, "payment_") + _jsonb_params(
+    Attempt, NEW_ATTEMPT_KEYS, "attempt_"
+)
+
+
+async def insert_new_payment_in(
+    session: AsyncSession, params: Mapping[str, Any], *, with_attempt: bool
+) -> bool:
+    """:func:`insert_new_payment` inside ``session``'s transaction, for a claim already held
+    (``record_id``). The session's driver connection takes JSONB values as JSON text."""
+    conn = await session_driver_connection(session)
+    as_text = {k: orjson.dumps(params[k]).decode() for k in _JSONB_PARAMS if k in params}
+    return await insert_new_payment(conn, {**params, **as_text}, with_attempt=with_attempt, claim_held=True)
+
+
+OPEN_BILL_CONSTRAINT = "uq_payments_open_bill"
 
 
 # --- The general create's reads and writes (ORM session) ----------------------------------------
@@ -473,20 +515,6 @@ async def open_bill(session: AsyncSession, agency_id: int, dossier: str, bill_ke
         )
     )
     return payment_id
-
-
-async def insert_payment(session: AsyncSession, values: Mapping[str, Any]) -> Payment:
-    """Insert a payment; the row exactly as stored (RETURNING: JSONB key order, UTC timestamps).
-    A unique violation (the open-bill index) raises ``IntegrityError``."""
-    payment: Payment = (await session.scalars(insert(Payment).returning(Payment), [dict(values)])).one()
-    return payment
-
-
-def add_item(session: AsyncSession, values: Mapping[str, Any]) -> PaymentItem:
-    """Add a payment item (flushed with the caller's commit)."""
-    item = PaymentItem(**values)
-    session.add(item)
-    return item
 
 
 async def latest_unstarted_attempt(session: AsyncSession, payment_id: str) -> str | None:

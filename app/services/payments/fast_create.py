@@ -25,6 +25,7 @@ it exactly as before, stores business errors for the key, and so on:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,6 +80,33 @@ def new_payment_values(
     }
 
 
+def item_values(body: PaymentCreate, active: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The columns of the new payment's items (``active``: the revenue-type versions by code)."""
+    return [
+        {
+            "position": position,
+            "revenue_type_id": active[item.revenue_type_code].id,
+            "revenue_type_code": item.revenue_type_code,
+            "amount": item.amount,
+            "description": item.description,
+        }
+        for position, item in enumerate(body.items)
+    ]
+
+
+def row_params(
+    values: Mapping[str, Any], items: list[dict[str, Any]], attempt: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The statement's parameters for the payment's, its items' and its attempt's columns."""
+    params = {
+        **{f"payment_{k}": values[k] for k in payment_store.NEW_PAYMENT_KEYS},
+        **{f"item_{k}": [i[k] for i in items] for k in payment_store.NEW_ITEM_KEYS},
+    }
+    if attempt is not None:
+        params.update({f"attempt_{k}": attempt[k] for k in payment_store.NEW_ATTEMPT_KEYS})
+    return params
+
+
 def jsonb_order(value: Any) -> Any:
     """``value`` with object keys in the order PostgreSQL's jsonb keeps them (shorter keys first,
     then bytewise), so that a response built in memory reads like one built from the row."""
@@ -90,13 +118,13 @@ def jsonb_order(value: Any) -> Any:
     return value
 
 
-def _has_float(value: Any) -> bool:
+def has_float(value: Any) -> bool:
     if isinstance(value, float):
         return True
     if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
+        return any(has_float(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_float(v) for v in value)
+        return any(has_float(v) for v in value)
     return False
 
 
@@ -112,7 +140,7 @@ async def try_create(
     """The created payment's 201, or None: the general path must answer this request."""
     key = check_key(idempotency_key)
     pool = await container.db.raw()
-    if _has_float(body.metadata):
+    if has_float(body.metadata):
         return None
     agency = await catalog_cache.agency(container, body.agency_code)
     if agency is None or not principal.covers(agency.path):
@@ -141,16 +169,7 @@ async def try_create(
     values = new_payment_values(principal, agency.id, body, now)
     values.update(payer=jsonb_order(values["payer"]), metadata_=jsonb_order(values["metadata_"]))
     payment = PaymentRow.from_values({**PAYMENT_DEFAULTS, **values})
-    items: list[dict[str, Any]] = [
-        {
-            "position": position,
-            "revenue_type_id": active[item.revenue_type_code].id,
-            "revenue_type_code": item.revenue_type_code,
-            "amount": item.amount,
-            "description": item.description,
-        }
-        for position, item in enumerate(body.items)
-    ]
+    items = item_values(body, active)
     attempt: dict[str, Any] | None = None
     if cached is not None:
         attempt = await _local_checkout(container, cached, payment, agency, body, active, client_ip)
@@ -181,11 +200,8 @@ async def try_create(
         "request_hash": fingerprint,
         "response_body": response.decode(),
         "key_expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
-        **{f"payment_{k}": values[k] for k in payment_store.NEW_PAYMENT_KEYS},
-        **{f"item_{k}": [i[k] for i in items] for k in payment_store.NEW_ITEM_KEYS},
+        **row_params(values, items, attempt),
     }
-    if attempt is not None:
-        params.update({f"attempt_{k}": attempt[k] for k in payment_store.NEW_ATTEMPT_KEYS})
     try:
         written = await payment_store.insert_new_payment(pool, params, with_attempt=attempt is not None)
     except asyncpg.UniqueViolationError:
