@@ -1,8 +1,12 @@
 """Payment create, the general path: idempotent, one bill one payment, any gateway.
 
-:mod:`app.services.payments.fast_create` answers the common case in one statement first; everything it
-hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called)
-is answered here.
+:mod:`app.services.payments.fast_create` answers the common case in one round trip first; everything
+it hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called,
+floats in metadata) is answered here. Both write the new payment with the same statement
+(``app.stores.payments.insert_new_payment``): here in the transaction of the key's claim, which the
+statement makes name the payment; a duplicate bill is told by the violated constraint. A gateway
+that must be called is called after that commit, outside any transaction; its answer is recorded
+with the declared transition and the key's response stored in one transaction.
 """
 
 from __future__ import annotations

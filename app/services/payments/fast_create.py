@@ -7,7 +7,8 @@ here (``adapter.local_checkout``: a signed URL or a QR payload, no call out). Th
 general path would write in three transactions is known before writing: the payment, its items,
 its attempt with the checkout, and the 201 response. One statement of data-modifying CTEs writes
 it all, the idempotency record already ``completed`` with that response, in one implicit
-transaction (one round trip, no BEGIN/COMMIT).
+transaction (one round trip, no BEGIN/COMMIT). The statement lives in the payments store
+(``app.stores.payments.insert_new_payment``) and is the one the general path writes with too.
 
 Anything else goes down the general path (``payments.create_payment``) untouched, which answers
 it exactly as before, stores business errors for the key, and so on:
