@@ -21,11 +21,22 @@ from datetime import datetime
 from typing import Any, Self
 
 import asyncpg
+import orjson
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.domain.states import ATTEMPT_OPEN, PaymentStatus
-from app.models import Agency, Attempt, Payment
+from app.domain.states import ATTEMPT_OPEN, BLOCKING, AttemptStatus, IdempotencyState, PaymentStatus
+from app.models import (
+    Agency,
+    Attempt,
+    IdempotencyRecord,
+    Payment,
+    PaymentItem,
+    ProviderAccount,
+    RevenueType,
+)
+from app.stores.sql import compile_once, insert_select, params_for
 
 
 class _FromValues:
@@ -309,3 +320,242 @@ async def save_attempt(session: AsyncSession, attempt: Attempt) -> None:
     """Write a new or changed attempt now (within the caller's transaction)."""
     session.add(attempt)
     await session.flush()
+
+
+# --- Attempts and what a checkout request is built from (ORM session) -------------------------
+
+
+def add_attempt(session: AsyncSession, values: Mapping[str, Any]) -> Attempt:
+    """Add a new attempt with ``values`` (flushed with the caller's commit)."""
+    attempt = Attempt(**values)
+    session.add(attempt)
+    return attempt
+
+
+async def attempt_by_id(session: AsyncSession, attempt_id: str) -> Attempt:
+    attempt: Attempt = (await session.execute(select(Attempt).where(Attempt.id == attempt_id))).scalar_one()
+    return attempt
+
+
+async def provider_account(session: AsyncSession, account_id: str | None) -> ProviderAccount | None:
+    if account_id is None:
+        return None
+    return await session.get(ProviderAccount, account_id)
+
+
+async def payment_and_agency(session: AsyncSession, payment_id: str) -> tuple[Payment, Agency]:
+    """The payment and its agency."""
+    row = (
+        await session.execute(
+            select(Payment, Agency)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+        )
+    ).one()
+    return row.Payment, row.Agency
+
+
+async def items_with_revenue_types(
+    session: AsyncSession, payment_id: str
+) -> list[tuple[PaymentItem, RevenueType]]:
+    """The payment's items with their revenue-type versions, by position."""
+    rows = (
+        await session.execute(
+            select(PaymentItem, RevenueType)
+            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
+            .where(PaymentItem.payment_id == payment_id)
+            .order_by(PaymentItem.position)
+        )
+    ).all()
+    return [(row.PaymentItem, row.RevenueType) for row in rows]
+
+
+# --- A new payment in one statement (raw asyncpg pool) ------------------------------------------
+
+# The statement is written against the models (column names, required columns and JSONB casts come
+# from them; every other column takes its database default) and compiled once for asyncpg.
+NEW_PAYMENT_KEYS = (
+    "id",
+    "client_id",
+    "agency_id",
+    "dossier_code",
+    "bill_code",
+    "bill_key",
+    "procedure_code",
+    "description",
+    "payer",
+    "amount",
+    "provider",
+    "return_url",
+    "metadata_",
+    "checkout_token",
+    "expires_at",
+    "created_at",
+    "updated_at",
+)
+NEW_ATTEMPT_KEYS = (
+    "id",
+    "payment_id",
+    "provider",
+    "provider_account_id",
+    "reference",
+    "status",
+    "amount",
+    "wire",
+    "duplicate_paid",
+    "late",
+    "check_count",
+    "next_check_at",
+    "created_at",
+    "updated_at",
+    "provider_transaction_id",
+    "checkout_url",
+    "qr_payload",
+    "raw_request",
+    "raw_response",
+)
+NEW_ITEM_KEYS = ("position", "revenue_type_id", "revenue_type_code", "amount", "description")
+_ITEMS = (
+    "unnest(CAST(:item_position AS int[]), CAST(:item_revenue_type_id AS int[]), "
+    "CAST(:item_revenue_type_code AS text[]), CAST(:item_amount AS bigint[]), "
+    "CAST(:item_description AS text[])) "
+    "AS u(position, revenue_type_id, revenue_type_code, amount, description)"
+)
+_PAYMENT_CTES = f"""
+WITH guard AS (
+    SELECT 1 AS ok
+    WHERE (SELECT count(*) FROM revenue_types
+           WHERE id = ANY(CAST(:revenue_type_ids AS int[])) AND is_current
+             AND valid_from <= CAST(:today AS date)
+             AND (valid_to IS NULL OR valid_to >= CAST(:today AS date)))
+          = cardinality(CAST(:revenue_type_ids AS int[]))
+      AND (CAST(:account_id AS text) IS NULL
+           OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = :account_id AND enabled))
+{{claim}}    ), payment AS (
+    {
+    insert_select(
+        Payment, params_for(Payment, NEW_PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
+    )
+}
+), items AS (
+    {
+    insert_select(
+        PaymentItem,
+        {"payment_id": "payment.id", **{k: f"u.{k}" for k in NEW_ITEM_KEYS}},
+        source=f"FROM payment, {_ITEMS}",
+    )
+}
+)"""  # noqa: S608 (built from constants and the models only)
+_IDEMPOTENCY = IdempotencyRecord.__tablename__
+_CLAIM_INSERT = f"""), claim AS (
+    {
+    insert_select(
+        IdempotencyRecord,
+        {
+            "client_id": ":client_id",
+            "scope": ":scope",
+            "key": ":key",
+            "request_hash": ":request_hash",
+            "state": f"'{IdempotencyState.completed.value}'",
+            "response_status": "201",
+            "response_body": ":response_body",
+            "resource_id": ":payment_id",
+            "created_at": ":payment_created_at",
+            "expires_at": ":key_expires_at",
+        },
+        source="FROM guard",
+        returning="id",
+    )
+}
+"""
+# A claim already held (in progress): it names the payment, in the same statement.
+_CLAIM_HELD = f"""), claim AS (
+    UPDATE {_IDEMPOTENCY} SET {IdempotencyRecord.__table__.c.resource_id.name} = :payment_id FROM guard
+    WHERE {_IDEMPOTENCY}.id = :record_id RETURNING {_IDEMPOTENCY}.id
+"""  # noqa: S608 (built from constants and the models only)
+_ATTEMPT = f""", attempt AS (
+    {insert_select(Attempt, params_for(Attempt, NEW_ATTEMPT_KEYS, "attempt_"), source="FROM payment")}
+)"""
+_COUNT = "\nSELECT count(*) FROM payment"
+# (claim held, with an attempt) -> the statement.
+_STATEMENTS = {
+    (held, with_attempt): compile_once(
+        _PAYMENT_CTES.replace("{claim}", _CLAIM_HELD if held else _CLAIM_INSERT)
+        + (_ATTEMPT if with_attempt else "")
+        + _COUNT
+    )
+    for held in (False, True)
+    for with_attempt in (False, True)
+}
+
+
+async def insert_new_payment(
+    conn: Any, params: Mapping[str, Any], *, with_attempt: bool, claim_held: bool = False
+) -> bool:
+    """Write a new payment, its items, [its attempt] and its idempotency record in one statement
+    on ``conn`` (the pool: one implicit transaction; or a session's driver connection: inside its
+    transaction). The record is inserted ``completed`` with the response, or — ``claim_held``, with
+    ``record_id`` — the claim in progress is made to name the payment. False: the guard did not
+    hold (a revenue-type version or the account is no longer in force) and nothing was written.
+    A unique violation (the key, the bill) raises ``asyncpg.UniqueViolationError``."""
+    statement = _STATEMENTS[claim_held, with_attempt]
+    return bool(await conn.fetchval(statement.sql, *statement.args(params)))
+
+
+def _jsonb_params(model: type[Any], keys: tuple[str, ...], prefix: str) -> tuple[str, ...]:
+    attrs = model.__mapper__.column_attrs
+    return tuple(f"{prefix}{k}" for k in keys if isinstance(attrs[k].columns[0].type, JSONB))
+
+
+_JSONB_PARAMS = _jsonb_params(Payment, NEW_PAYMENT_KEYS, "payment_") + _jsonb_params(
+    Attempt, NEW_ATTEMPT_KEYS, "attempt_"
+)
+
+
+async def insert_new_payment_in(
+    session: AsyncSession, params: Mapping[str, Any], *, with_attempt: bool
+) -> bool:
+    """:func:`insert_new_payment` inside ``session``'s transaction, for a claim already held
+    (``record_id``). The session's driver connection takes JSONB values as JSON text."""
+    conn = await session_driver_connection(session)
+    as_text = {k: orjson.dumps(params[k]).decode() for k in _JSONB_PARAMS if k in params}
+    return await insert_new_payment(conn, {**params, **as_text}, with_attempt=with_attempt, claim_held=True)
+
+
+OPEN_BILL_CONSTRAINT = "uq_payments_open_bill"
+
+
+# --- The general create's reads and writes (ORM session) ----------------------------------------
+
+
+async def agency_by_code(session: AsyncSession, code: str) -> Agency | None:
+    agency: Agency | None = await session.scalar(select(Agency).where(Agency.code == code))
+    return agency
+
+
+async def open_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
+    """The id of the payment holding the bill (open or paid: ``BLOCKING``), or None."""
+    payment_id: str | None = await session.scalar(
+        select(Payment.id).where(
+            Payment.agency_id == agency_id,
+            Payment.dossier_code == dossier,
+            Payment.bill_key == bill_key,
+            Payment.status.in_(BLOCKING),
+        )
+    )
+    return payment_id
+
+
+async def latest_unstarted_attempt(session: AsyncSession, payment_id: str) -> str | None:
+    """The newest pending attempt of the payment with no checkout yet, or None."""
+    attempt = await session.scalar(
+        select(Attempt)
+        .where(
+            Attempt.payment_id == payment_id,
+            Attempt.status == AttemptStatus.pending,
+            Attempt.checkout_url.is_(None),
+            Attempt.qr_payload.is_(None),
+        )
+        .order_by(Attempt.created_at.desc())
+    )
+    return attempt.id if attempt else None

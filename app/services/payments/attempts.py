@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.base import (
@@ -28,9 +27,10 @@ from app.container import Container
 from app.domain import transitions as T
 from app.domain.states import AttemptStatus
 from app.ids import new_id, new_reference
-from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
+from app.models import Agency, Attempt, BeneficiaryAccount, Payment, ProviderAccount
 from app.services.catalogue.catalog import resolve_beneficiaries
 from app.services.catalogue.gateway_accounts import adapter_for, present
+from app.stores import payments as store
 from app.stores.payments import AttemptRow, PaymentRow
 from app.stores.transitions import apply
 
@@ -74,9 +74,7 @@ def new_attempt_values(
 
 def open_attempt(session: AsyncSession, payment: Payment, account: ProviderAccount, now: datetime) -> Attempt:
     """Add a pending attempt for ``payment`` at ``account`` (flushed with the caller's commit)."""
-    attempt = Attempt(**new_attempt_values(payment, account, now))
-    session.add(attempt)
-    return attempt
+    return store.add_attempt(session, new_attempt_values(payment, account, now))
 
 
 class _Item(Protocol):
@@ -161,22 +159,8 @@ def build_checkout_request(
 async def _checkout_request(
     session: AsyncSession, attempt: Attempt, client_ip: str, locale: str
 ) -> CheckoutRequest:
-    row = (
-        await session.execute(
-            select(Payment, Agency)
-            .join(Agency, Agency.id == Payment.agency_id)
-            .where(Payment.id == attempt.payment_id)
-        )
-    ).one()
-    payment, agency = row.Payment, row.Agency
-    rows = (
-        await session.execute(
-            select(PaymentItem, RevenueType)
-            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
-            .where(PaymentItem.payment_id == payment.id)
-            .order_by(PaymentItem.position)
-        )
-    ).all()
+    payment, agency = await store.payment_and_agency(session, attempt.payment_id)
+    rows = await store.items_with_revenue_types(session, payment.id)
     items = line_items(rows)
     resolved = await resolve_beneficiaries(session, agency, [item.revenue_type_code for item in items])
     return build_checkout_request(
@@ -269,8 +253,8 @@ async def start_checkout(
     a clear refusal makes it ``failed``. Nothing is held open while the gateway is called.
     """
     async with container.db.session() as session:
-        attempt = (await session.execute(select(Attempt).where(Attempt.id == attempt_id))).scalar_one()
-        account_row = await session.get(ProviderAccount, attempt.provider_account_id)
+        attempt = await store.attempt_by_id(session, attempt_id)
+        account_row = await store.provider_account(session, attempt.provider_account_id)
         assert account_row is not None
         request = await _checkout_request(session, attempt, client_ip, locale)
     outcome = await call_gateway(container, account_row, request)

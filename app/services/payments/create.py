@@ -1,23 +1,28 @@
 """Payment create, the general path: idempotent, one bill one payment, any gateway.
 
-:mod:`app.services.payments.fast_create` answers the common case in one statement first; everything it
-hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called)
-is answered here.
+:mod:`app.services.payments.fast_create` answers the common case in one round trip first; everything
+it hands over (replays, reused keys, duplicate bills, catalogue errors, gateways that must be called,
+floats in metadata) is answered here. Both write the new payment with the same statement
+(``app.stores.payments.insert_new_payment``): here in the transaction of the key's claim, which the
+statement makes name the payment; a duplicate bill is told by the violated constraint. A gateway
+that must be called is called after that commit, outside any transaction; its answer is recorded
+with the declared transition and the key's response stored in one transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.adapters.base import LineItem
 from app.container import Container
-from app.domain.states import BLOCKING
 from app.errors import ProblemError, ValidationFailed
-from app.models import Agency, Attempt, BeneficiaryAccount, Payment, PaymentItem, ProviderAccount, RevenueType
+from app.models import Agency, BeneficiaryAccount, ProviderAccount
 from app.schemas.payments import PaymentCreate
 from app.services.access.auth import Principal
 from app.services.catalogue.catalog import get_active_revenue_types, resolve_beneficiaries
@@ -27,22 +32,24 @@ from app.services.payments import fast_create
 from app.services.payments.attempts import (
     build_checkout_request,
     call_gateway,
+    checkout_transition,
     line_items,
-    open_attempt,
-    record_checkout,
+    new_attempt_values,
     start_checkout,
 )
 from app.services.payments.idempotency import (
     Claim,
     Completed,
+    IdempotencyInProgress,
     StoredResponse,
     complete,
-    mark_resource,
     request_fingerprint,
     run_idempotent,
 )
 from app.services.payments.views import load_payment_resource, payment_resource
+from app.stores import payments as store
 from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
+from app.stores.transitions import apply
 from app.vntime import VN_TZ
 
 
@@ -67,31 +74,21 @@ def _check_url(principal: Principal, container: Container, url: str, field: str)
 
 
 async def _scoped_agency(session: AsyncSession, principal: Principal, code: str) -> Agency:
-    agency = await session.scalar(select(Agency).where(Agency.code == code))
+    agency = await store.agency_by_code(session, code)
     if agency is None or not principal.covers(agency.path):
         raise field_error("agency_code", "unknown agency, or not one this client acts for")
     return agency
-
-
-async def _existing_bill(session: AsyncSession, agency_id: int, dossier: str, bill_key: str) -> str | None:
-    return await session.scalar(
-        select(Payment.id).where(
-            Payment.agency_id == agency_id,
-            Payment.dossier_code == dossier,
-            Payment.bill_key == bill_key,
-            Payment.status.in_(BLOCKING),
-        )
-    )
 
 
 @dataclass(frozen=True)
 class Created:
     """What the create transaction wrote and read: enough to call the gateway and answer."""
 
-    payment: Payment
+    payment: PaymentRow
     agency: Agency
-    items: list[tuple[PaymentItem, RevenueType]]
-    attempt: Attempt | None
+    items: list[ItemRow]
+    line_items: list[LineItem]
+    attempt: dict[str, Any] | None  # the attempt's columns, no checkout yet
     account: ProviderAccount | None
     beneficiaries: dict[str | None, BeneficiaryAccount]
 
@@ -99,7 +96,7 @@ class Created:
 async def _insert_payment(
     container: Container, principal: Principal, body: PaymentCreate, claim: Claim
 ) -> Created:
-    now = container.clock()
+    now = container.clock().astimezone(UTC)
     today = now.astimezone(VN_TZ).date()
     bill_key = body.bill_code or ""
     async with container.db.transaction() as session:
@@ -130,31 +127,44 @@ async def _insert_payment(
                 session, agency, [item.revenue_type_code for item in body.items]
             )
         values = fast_create.new_payment_values(principal, agency.id, body, now)
-        agency_id = agency.id
+        values.update(
+            payer=fast_create.jsonb_order(values["payer"]),
+            metadata_=fast_create.jsonb_order(values["metadata_"]),
+        )
+        payment = PaymentRow.from_values({**fast_create.PAYMENT_DEFAULTS, **values})
+        attempt = None
+        if account is not None:
+            attempt = {**fast_create.ATTEMPT_DEFAULTS, **new_attempt_values(payment, account, now)}
+        items = fast_create.item_values(body, active)
+        params = {
+            # Checked in this transaction already: the guard holds trivially.
+            "revenue_type_ids": [],
+            "today": today,
+            "account_id": None,
+            "record_id": claim.record_id,
+            **fast_create.row_params(values, items, attempt),
+        }
         try:
-            # RETURNING: the row exactly as stored (JSONB key order, UTC timestamps), so that the
-            # response built from it is the one a GET returns.
-            payment = (await session.scalars(insert(Payment).returning(Payment), [values])).one()
-        except IntegrityError as exc:
-            if "open_bill" in str(exc.orig) or "payments.agency_id" in str(exc.orig):
-                raise _DuplicateBillSignal(agency_id, body.dossier_code, bill_key) from exc
+            written = await store.insert_new_payment_in(session, params, with_attempt=attempt is not None)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == store.OPEN_BILL_CONSTRAINT:
+                raise _DuplicateBillSignal(agency.id, body.dossier_code, bill_key) from exc
             raise
-        items = []
-        for position, item in enumerate(body.items):
-            rtype = active[item.revenue_type_code]
-            row = PaymentItem(
-                payment_id=payment.id,
-                position=position,
-                revenue_type_id=rtype.id,
-                revenue_type_code=item.revenue_type_code,
-                amount=item.amount,
-                description=item.description,
+        if not written:  # the claim is gone (purged under us): nothing was written
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers={"Retry-After": "1"},
             )
-            session.add(row)
-            items.append((row, rtype))
-        attempt = open_attempt(session, payment, account, now) if account is not None else None
-        await mark_resource(session, claim.record_id, payment.id)
-    return Created(payment, agency, items, attempt, account, beneficiaries)
+    pairs = [(item, active[item.revenue_type_code]) for item in body.items]
+    return Created(
+        payment,
+        agency,
+        [ItemRow(item.revenue_type_code, rtype.name, item.amount, item.description) for item, rtype in pairs],
+        line_items(pairs),
+        attempt,
+        account,
+        beneficiaries,
+    )
 
 
 class _DuplicateBillSignal(Exception):
@@ -163,38 +173,41 @@ class _DuplicateBillSignal(Exception):
 
 
 async def _checkout_and_answer(
-    container: Container, created: Created, claim: Claim, client_ip: str
+    container: Container, created: Created, claim: Claim, client_ip: str, *, reread: bool
 ) -> Completed:
-    """Call the gateway (no transaction open), then record its answer and the key's response in
-    one transaction; the response is built from the rows in hand, not re-read."""
+    """Call the gateway (no transaction open), then record its answer with the declared
+    transition and the key's response in one transaction; the response is built from the rows in
+    hand (``reread``: from the stored row, whose JSONB prints floats its own way)."""
     base_url = container.settings.public_base_url
     attempt, outcome = created.attempt, None
     if attempt is not None:
         assert created.account is not None
         request = build_checkout_request(
-            attempt,
+            AttemptRow.from_values(attempt),
             created.payment,
             created.agency,
-            line_items(created.items),
+            created.line_items,
             created.beneficiaries,
             client_ip=client_ip,
             locale="vi",
         )
         outcome = await call_gateway(container, created.account, request)
     async with container.db.transaction() as session:
-        fresh = attempt is None or (
-            outcome is not None and await record_checkout(session, attempt, outcome, container.clock())
-        )
-        if fresh:
+        fresh = True
+        if attempt is not None:
+            assert outcome is not None
+            now = container.clock()
+            transition, params = checkout_transition(outcome, now)
+            fresh = await apply(session, transition, attempt["id"], **params, now=now)
+            if fresh:
+                attempt = {**attempt, **transition.values({**params, "now": now})}
+        if fresh and not reread:
             rows = PaymentRows(
-                PaymentRow.from_object(created.payment),
+                created.payment,
                 created.agency.code,
                 created.agency.path,
-                [
-                    ItemRow(item.revenue_type_code, rtype.name, item.amount, item.description)
-                    for item, rtype in created.items
-                ],
-                [AttemptRow.from_object(attempt)] if attempt is not None else [],
+                created.items,
+                [AttemptRow.from_values(attempt)] if attempt is not None else [],
             )
             resource = payment_resource(rows, base_url)
         else:  # the attempt moved on meanwhile (a callback, a cancel): answer what is stored
@@ -242,11 +255,13 @@ async def create_payment(
             created = await _insert_payment(container, principal, body, claim)
         except _DuplicateBillSignal as dup:
             async with container.db.session() as session:
-                existing = await _existing_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
+                existing = await store.open_bill(session, dup.agency_id, dup.dossier, dup.bill_key)
             raise DuplicateBill(
                 "An open or paid payment already exists for this dossier and bill.", payment_id=existing
             ) from None
-        return await _checkout_and_answer(container, created, claim, client_ip)
+        return await _checkout_and_answer(
+            container, created, claim, client_ip, reread=fast_create.has_float(body.metadata)
+        )
 
     return await run_idempotent(
         container,
@@ -260,14 +275,4 @@ async def create_payment(
 
 async def _latest_unstarted_attempt(container: Container, payment_id: str) -> str | None:
     async with container.db.session() as session:
-        attempt = await session.scalar(
-            select(Attempt)
-            .where(
-                Attempt.payment_id == payment_id,
-                Attempt.status == "pending",
-                Attempt.checkout_url.is_(None),
-                Attempt.qr_payload.is_(None),
-            )
-            .order_by(Attempt.created_at.desc())
-        )
-    return attempt.id if attempt else None
+        return await store.latest_unstarted_attempt(session, payment_id)

@@ -7,7 +7,8 @@ here (``adapter.local_checkout``: a signed URL or a QR payload, no call out). Th
 general path would write in three transactions is known before writing: the payment, its items,
 its attempt with the checkout, and the 201 response. One statement of data-modifying CTEs writes
 it all, the idempotency record already ``completed`` with that response, in one implicit
-transaction (one round trip, no BEGIN/COMMIT).
+transaction (one round trip, no BEGIN/COMMIT). The statement lives in the payments store
+(``app.stores.payments.insert_new_payment``) and is the one the general path writes with too.
 
 Anything else goes down the general path (``payments.create_payment``) untouched, which answers
 it exactly as before, stores business errors for the key, and so on:
@@ -25,6 +26,7 @@ it exactly as before, stores business errors for the key, and so on:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,10 +35,9 @@ import orjson
 
 from app.adapters.base import GatewayError
 from app.container import Container
-from app.domain.states import IdempotencyState
 from app.errors import ProblemError
 from app.ids import new_id, new_token
-from app.models import Agency, Attempt, IdempotencyRecord, Payment, PaymentItem
+from app.models import Agency, Attempt, Payment
 from app.schemas.payments import PaymentCreate
 from app.services.access.auth import Principal
 from app.services.catalogue import cache as catalog_cache
@@ -44,117 +45,15 @@ from app.services.catalogue.gateway_accounts import adapter_for
 from app.services.payments.attempts import build_checkout_request, line_items, new_attempt_values
 from app.services.payments.idempotency import StoredResponse, check_key
 from app.services.payments.views import payment_resource
+from app.stores import payments as payment_store
 from app.stores.payments import AttemptRow, ItemRow, PaymentRow, PaymentRows
-from app.stores.sql import column_defaults, compile_once, insert_select, params_for
+from app.stores.sql import column_defaults
 from app.vntime import VN_TZ
 
 SCOPE = "payments.create"
 # What the database fills in for the columns the create leaves out (the response shows them).
 PAYMENT_DEFAULTS = column_defaults(Payment)
 ATTEMPT_DEFAULTS = column_defaults(Attempt)
-
-# The statement is written against the models (column names, required columns and JSONB casts come
-# from them; every other column takes its database default) and compiled once for asyncpg.
-_PAYMENT_KEYS = (
-    "id",
-    "client_id",
-    "agency_id",
-    "dossier_code",
-    "bill_code",
-    "bill_key",
-    "procedure_code",
-    "description",
-    "payer",
-    "amount",
-    "provider",
-    "return_url",
-    "metadata_",
-    "checkout_token",
-    "expires_at",
-    "created_at",
-    "updated_at",
-)
-_ATTEMPT_KEYS = (
-    "id",
-    "payment_id",
-    "provider",
-    "provider_account_id",
-    "reference",
-    "status",
-    "amount",
-    "wire",
-    "duplicate_paid",
-    "late",
-    "check_count",
-    "next_check_at",
-    "created_at",
-    "updated_at",
-    "provider_transaction_id",
-    "checkout_url",
-    "qr_payload",
-    "raw_request",
-    "raw_response",
-)
-ITEM_KEYS = ("position", "revenue_type_id", "revenue_type_code", "amount", "description")
-_ITEMS = (
-    "unnest(CAST(:item_position AS int[]), CAST(:item_revenue_type_id AS int[]), "
-    "CAST(:item_revenue_type_code AS text[]), CAST(:item_amount AS bigint[]), "
-    "CAST(:item_description AS text[])) "
-    "AS u(position, revenue_type_id, revenue_type_code, amount, description)"
-)
-_PAYMENT_CTES = f"""
-WITH guard AS (
-    SELECT 1 AS ok
-    WHERE (SELECT count(*) FROM revenue_types
-           WHERE id = ANY(CAST(:revenue_type_ids AS int[])) AND is_current
-             AND valid_from <= CAST(:today AS date)
-             AND (valid_to IS NULL OR valid_to >= CAST(:today AS date)))
-          = cardinality(CAST(:revenue_type_ids AS int[]))
-      AND (CAST(:account_id AS text) IS NULL
-           OR EXISTS (SELECT 1 FROM provider_accounts WHERE id = :account_id AND enabled))
-), claim AS (
-    {
-    insert_select(
-        IdempotencyRecord,
-        {
-            "client_id": ":client_id",
-            "scope": ":scope",
-            "key": ":key",
-            "request_hash": ":request_hash",
-            "state": f"'{IdempotencyState.completed.value}'",
-            "response_status": "201",
-            "response_body": ":response_body",
-            "resource_id": ":payment_id",
-            "created_at": ":payment_created_at",
-            "expires_at": ":key_expires_at",
-        },
-        source="FROM guard",
-        returning="id",
-    )
-}
-), payment AS (
-    {
-    insert_select(
-        Payment, params_for(Payment, _PAYMENT_KEYS, "payment_"), source="FROM claim", returning="id"
-    )
-}
-), items AS (
-    {
-    insert_select(
-        PaymentItem,
-        {"payment_id": "payment.id", **{k: f"u.{k}" for k in ITEM_KEYS}},
-        source=f"FROM payment, {_ITEMS}",
-    )
-}
-)"""  # noqa: S608 (built from constants and the models only)
-_WITH_ATTEMPT = compile_once(
-    _PAYMENT_CTES
-    + f""", attempt AS (
-    {insert_select(Attempt, params_for(Attempt, _ATTEMPT_KEYS, "attempt_"), source="FROM payment")}
-)
-SELECT count(*) FROM payment"""  # noqa: S608
-)
-_WITHOUT_ATTEMPT = compile_once(_PAYMENT_CTES + "\nSELECT count(*) FROM payment")
 
 
 def new_payment_values(
@@ -182,6 +81,33 @@ def new_payment_values(
     }
 
 
+def item_values(body: PaymentCreate, active: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The columns of the new payment's items (``active``: the revenue-type versions by code)."""
+    return [
+        {
+            "position": position,
+            "revenue_type_id": active[item.revenue_type_code].id,
+            "revenue_type_code": item.revenue_type_code,
+            "amount": item.amount,
+            "description": item.description,
+        }
+        for position, item in enumerate(body.items)
+    ]
+
+
+def row_params(
+    values: Mapping[str, Any], items: list[dict[str, Any]], attempt: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The statement's parameters for the payment's, its items' and its attempt's columns."""
+    params = {
+        **{f"payment_{k}": values[k] for k in payment_store.NEW_PAYMENT_KEYS},
+        **{f"item_{k}": [i[k] for i in items] for k in payment_store.NEW_ITEM_KEYS},
+    }
+    if attempt is not None:
+        params.update({f"attempt_{k}": attempt[k] for k in payment_store.NEW_ATTEMPT_KEYS})
+    return params
+
+
 def jsonb_order(value: Any) -> Any:
     """``value`` with object keys in the order PostgreSQL's jsonb keeps them (shorter keys first,
     then bytewise), so that a response built in memory reads like one built from the row."""
@@ -193,13 +119,13 @@ def jsonb_order(value: Any) -> Any:
     return value
 
 
-def _has_float(value: Any) -> bool:
+def has_float(value: Any) -> bool:
     if isinstance(value, float):
         return True
     if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
+        return any(has_float(v) for v in value.values())
     if isinstance(value, list):
-        return any(_has_float(v) for v in value)
+        return any(has_float(v) for v in value)
     return False
 
 
@@ -215,7 +141,7 @@ async def try_create(
     """The created payment's 201, or None: the general path must answer this request."""
     key = check_key(idempotency_key)
     pool = await container.db.raw()
-    if _has_float(body.metadata):
+    if has_float(body.metadata):
         return None
     agency = await catalog_cache.agency(container, body.agency_code)
     if agency is None or not principal.covers(agency.path):
@@ -244,16 +170,7 @@ async def try_create(
     values = new_payment_values(principal, agency.id, body, now)
     values.update(payer=jsonb_order(values["payer"]), metadata_=jsonb_order(values["metadata_"]))
     payment = PaymentRow.from_values({**PAYMENT_DEFAULTS, **values})
-    items: list[dict[str, Any]] = [
-        {
-            "position": position,
-            "revenue_type_id": active[item.revenue_type_code].id,
-            "revenue_type_code": item.revenue_type_code,
-            "amount": item.amount,
-            "description": item.description,
-        }
-        for position, item in enumerate(body.items)
-    ]
+    items = item_values(body, active)
     attempt: dict[str, Any] | None = None
     if cached is not None:
         attempt = await _local_checkout(container, cached, payment, agency, body, active, client_ip)
@@ -284,15 +201,10 @@ async def try_create(
         "request_hash": fingerprint,
         "response_body": response.decode(),
         "key_expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
-        **{f"payment_{k}": values[k] for k in _PAYMENT_KEYS},
-        **{f"item_{k}": [i[k] for i in items] for k in ITEM_KEYS},
+        **row_params(values, items, attempt),
     }
-    statement = _WITHOUT_ATTEMPT
-    if attempt is not None:
-        statement = _WITH_ATTEMPT
-        params.update({f"attempt_{k}": attempt[k] for k in _ATTEMPT_KEYS})
     try:
-        written = await pool.fetchval(statement.sql, *statement.args(params))
+        written = await payment_store.insert_new_payment(pool, params, with_attempt=attempt is not None)
     except asyncpg.UniqueViolationError:
         # The key or the bill exists (or, in theory, a random reference or token collided):
         # nothing was written; the general path answers.

@@ -22,12 +22,10 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.container import Container
 from app.errors import BadRequest, Conflict, ProblemError, problem_body
-from app.models import IdempotencyRecord
+from app.stores import idempotency as store
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
 LEASE = timedelta(seconds=120)
@@ -100,25 +98,11 @@ async def _claim(
             "created_at": now,
             "expires_at": now + timedelta(hours=container.settings.idempotency_ttl_hours),
         }
-        stmt = (
-            pg_insert(IdempotencyRecord)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["client_id", "scope", "key"])
-            .returning(IdempotencyRecord.id)
-        )
         async with db.transaction() as session:
-            new_id = (await session.execute(stmt)).scalar_one_or_none()
+            new_id = await store.insert_claim(session, values)
             if new_id is not None:
                 return Claim(record_id=new_id, resource_id=None)
-            record = (
-                await session.execute(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.client_id == client_id,
-                        IdempotencyRecord.scope == scope,
-                        IdempotencyRecord.key == key,
-                    )
-                )
-            ).scalar_one_or_none()
+            record = await store.find(session, client_id, scope, key)
             if record is None:
                 continue  # purged between our insert and select: try again
             if record.request_hash != fingerprint:
@@ -128,19 +112,11 @@ async def _claim(
             if record.state == "completed":
                 assert record.response_status is not None and record.response_body is not None
                 return StoredResponse(record.response_status, record.response_body.encode(), True)
-            if record.created_at <= now - LEASE:
-                # The first run died mid-way: take its claim over (compare-and-set on its stamp).
-                taken = await session.execute(
-                    update(IdempotencyRecord)
-                    .where(
-                        IdempotencyRecord.id == record.id,
-                        IdempotencyRecord.state == "in_progress",
-                        IdempotencyRecord.created_at == record.created_at,
-                    )
-                    .values(created_at=now)
-                )
-                if taken.rowcount:  # type: ignore[attr-defined]
-                    return Claim(record_id=record.id, resource_id=record.resource_id)
+            # The first run died mid-way: take its claim over (compare-and-set on its stamp).
+            if record.created_at <= now - LEASE and await store.take_over(
+                session, record.id, record.created_at, now
+            ):
+                return Claim(record_id=record.id, resource_id=record.resource_id)
         if asyncio.get_running_loop().time() >= deadline:
             raise IdempotencyInProgress(
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -153,11 +129,7 @@ async def _claim(
 async def complete(session: Any, record_id: int, status: int, body: bytes) -> None:
     """Store the response for the key in the caller's transaction (the handler then returns
     :class:`Completed`, saving a transaction of its own)."""
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(state="completed", response_status=status, response_body=body.decode())
-    )
+    await store.complete(session, record_id, status, body)
 
 
 async def _complete(container: Container, record_id: int, status: int, body: bytes) -> None:
@@ -169,22 +141,7 @@ async def _release(container: Container, record_id: int) -> None:
     """Give the key back after an unexpected failure. A run that had already created its resource
     keeps its claim, made claimable at once, so the retry resumes it instead of meeting its own bill."""
     async with container.db.transaction() as session:
-        await session.execute(
-            update(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.id == record_id,
-                IdempotencyRecord.state == "in_progress",
-                IdempotencyRecord.resource_id.is_not(None),
-            )
-            .values(created_at=container.clock() - LEASE)
-        )
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == record_id,
-                IdempotencyRecord.state == "in_progress",
-                IdempotencyRecord.resource_id.is_(None),
-            )
-        )
+        await store.release(session, record_id, container.clock() - LEASE)
 
 
 async def run_idempotent(
@@ -225,15 +182,10 @@ async def run_idempotent(
 
 async def mark_resource(session: Any, record_id: int, resource_id: str) -> None:
     """Record, in the resource's own transaction, which resource this key created."""
-    await session.execute(
-        update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(resource_id=resource_id)
-    )
+    await store.mark_resource(session, record_id, resource_id)
 
 
 async def purge_expired(container: Container) -> int:
     """Worker job: drop records past their retention."""
     async with container.db.transaction() as session:
-        result = await session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < container.clock())
-        )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        return await store.purge_expired(session, container.clock())
