@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+import app
 from app.container import Container
 from app.ids import new_id, new_reference, new_token
 from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
@@ -306,3 +309,28 @@ def test_meets_target_is_exact(with_fee: int, data: st.DataObject, basis_points:
     figures = Figures(bills_with_fee=with_fee, bills_paid_online=online)
     assert figures.meets(target) is (online * 10_000 >= basis_points * with_fee)
     assert Figures().meets(target) is None and figures.meets(None) is None
+
+
+# SQL in a module: a statement built or a session used directly (stores hold these; services call stores).
+_SQL = re.compile(
+    r"(?<![\w.])(select|update|insert|delete|text)\("
+    r"|session\.(execute|scalars?|get|add|add_all)\("
+)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "services/after_payment/receipts.py",
+        "services/after_payment/receipt_pdf.py",
+        "services/after_payment/reconciliation.py",
+        "services/after_payment/reconciliation_files.py",
+        "services/reporting/reports.py",
+        "services/reporting/dashboard.py",
+        "services/reporting/payment_detail.py",
+    ],
+)
+def test_reporting_and_after_payment_services_hold_no_sql(module: str) -> None:
+    source = (Path(app.__file__).parent / module).read_text()
+    assert not [m.group(0) for m in _SQL.finditer(source)]
+    assert "from sqlalchemy import" not in source

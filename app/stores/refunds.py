@@ -1,7 +1,15 @@
-"""Refunds: the statements (the rules — what may be refunded, when — are in the services)."""
+"""Refunds and receipts: the statements (the rules — what may be refunded, when; which receipts a
+payment gets and how they are numbered — are in the services).
+
+Receipts: a paid payment's e-receipts, one per kind of revenue, numbered from the agency's series
+(:func:`take_number`: ``UPDATE … SET next_number = next_number + 1 RETURNING`` in the transaction
+that inserts the receipt, so the series row lock serialises issuers and a rollback gives the number
+back).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +18,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.states import REFUND_OPEN, AttemptStatus, RefundMethod, RefundOrigin
-from app.models import Agency, Attempt, Payment, ProviderAccount, Refund
+from app.models import (
+    Agency,
+    Attempt,
+    Payment,
+    PaymentItem,
+    ProviderAccount,
+    Receipt,
+    ReceiptSeries,
+    Refund,
+    RevenueType,
+)
 
 
 async def load(session: AsyncSession, refund_id: str) -> tuple[Refund, Payment]:
@@ -116,3 +134,115 @@ async def insert_once(session: AsyncSession, values: dict[str, Any]) -> str | No
         .returning(Refund.id)
     )
     return new
+
+
+# ---------------------------------------------------------------------------- receipts
+
+
+async def payment_and_agency(session: AsyncSession, payment_id: str) -> tuple[Payment, Agency] | None:
+    """The payment (fresh) and its agency, or None."""
+    row = (
+        await session.execute(
+            select(Payment, Agency)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.id == payment_id)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return None if row is None else (row.Payment, row.Agency)
+
+
+async def lock_payment(session: AsyncSession, payment_id: str) -> Payment:
+    """The payment, fresh, its row locked ``FOR UPDATE`` (one receipt issuer per payment)."""
+    stmt = (
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .execution_options(populate_existing=True)
+        .with_for_update()
+    )
+    payment: Payment = (await session.execute(stmt)).scalar_one()
+    return payment
+
+
+async def payment(session: AsyncSession, payment_id: str) -> Payment:
+    found: Payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
+    return found
+
+
+async def agency(session: AsyncSession, agency_id: int) -> Agency:
+    found: Agency = (await session.execute(select(Agency).where(Agency.id == agency_id))).scalar_one()
+    return found
+
+
+async def succeeded_attempt(session: AsyncSession, paid: Payment) -> Attempt | None:
+    """The attempt that took the payment's money, if any (a counter payment has none)."""
+    return await session.get(Attempt, paid.succeeded_attempt_id) if paid.succeeded_attempt_id else None
+
+
+async def items_with_types(session: AsyncSession, payment_id: str) -> Sequence[Any]:
+    """The payment's items with their revenue types, as ``(PaymentItem, RevenueType)`` rows by position."""
+    return (
+        await session.execute(
+            select(PaymentItem, RevenueType)
+            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
+            .where(PaymentItem.payment_id == payment_id)
+            .order_by(PaymentItem.position)
+        )
+    ).all()
+
+
+async def receipts(session: AsyncSession, payment_id: str) -> list[Receipt]:
+    """The payment's receipts (fresh), by number."""
+    rows = await session.scalars(
+        select(Receipt)
+        .where(Receipt.payment_id == payment_id)
+        .order_by(Receipt.number, Receipt.kind)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
+
+
+async def series_id(session: AsyncSession, values: dict[str, Any]) -> int:
+    """The id of the series (agency, form number, symbol, year) of ``values``, created with them
+    when it does not exist yet."""
+    await session.execute(pg_insert(ReceiptSeries).values(**values).on_conflict_do_nothing())
+    found = await session.scalar(
+        select(ReceiptSeries.id).where(
+            ReceiptSeries.agency_id == values["agency_id"],
+            ReceiptSeries.form_number == values["form_number"],
+            ReceiptSeries.symbol == values["symbol"],
+            ReceiptSeries.year == values["year"],
+        )
+    )
+    assert found is not None
+    return int(found)
+
+
+async def take_number(session: AsyncSession, series: int) -> tuple[int, str, str]:
+    """The series' next number, taken (row-locked until the transaction ends), with its form
+    number and symbol."""
+    row = (
+        await session.execute(
+            update(ReceiptSeries)
+            .where(ReceiptSeries.id == series)
+            .values(next_number=ReceiptSeries.next_number + 1)
+            .returning(ReceiptSeries.next_number, ReceiptSeries.form_number, ReceiptSeries.symbol)
+        )
+    ).one()
+    return int(row.next_number) - 1, row.form_number, row.symbol
+
+
+def add_receipt(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Insert a receipt (at the transaction's next flush)."""
+    session.add(Receipt(**values))
+
+
+async def set_gateway_receipt(
+    session: AsyncSession, payment_id: str, url: str | None, info: dict[str, Any] | None, checked_at: datetime
+) -> None:
+    """Record on every receipt of the payment what the gateway's own receipt is (or that none was had)."""
+    await session.execute(
+        update(Receipt)
+        .where(Receipt.payment_id == payment_id)
+        .values(gateway_receipt_url=url, gateway_receipt=info, gateway_receipt_checked_at=checked_at)
+    )

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,20 +26,12 @@ from app.adapters.base import GatewayError, Payer, ReceiptRequest, ReceiptSource
 from app.container import Container
 from app.errors import Conflict, NotFound
 from app.ids import new_id
-from app.models import (
-    Agency,
-    Attempt,
-    Payment,
-    PaymentItem,
-    ProviderAccount,
-    Receipt,
-    ReceiptSeries,
-    RevenueType,
-)
+from app.models import Agency, Attempt, Payment, Receipt
 from app.services.access.auth import Principal
 from app.services.catalogue.gateway_accounts import adapter_for, present
 from app.services.payments.attempts import attempt_ref
 from app.services.payments.transitions import PAYMENT_FINAL_PAID
+from app.stores import refunds as store
 from app.vntime import VN_TZ
 
 log = logging.getLogger("paybridge.receipts")
@@ -149,38 +139,10 @@ def _gateway_link(receipt: Receipt) -> dict[str, Any] | None:
 
 
 async def _scoped(session: AsyncSession, principal: Principal, payment_id: str) -> tuple[Payment, Agency]:
-    row = (
-        await session.execute(
-            select(Payment, Agency)
-            .join(Agency, Agency.id == Payment.agency_id)
-            .where(Payment.id == payment_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    if row is None or not principal.covers(row.Agency.path):
+    found = await store.payment_and_agency(session, payment_id)
+    if found is None or not principal.covers(found[1].path):
         raise NotFound("No such payment.")
-    return row.Payment, row.Agency
-
-
-async def _items(session: AsyncSession, payment_id: str) -> Sequence[Any]:
-    return (
-        await session.execute(
-            select(PaymentItem, RevenueType)
-            .join(RevenueType, RevenueType.id == PaymentItem.revenue_type_id)
-            .where(PaymentItem.payment_id == payment_id)
-            .order_by(PaymentItem.position)
-        )
-    ).all()
-
-
-async def _receipts(session: AsyncSession, payment_id: str) -> list[Receipt]:
-    rows = await session.scalars(
-        select(Receipt)
-        .where(Receipt.payment_id == payment_id)
-        .order_by(Receipt.number, Receipt.kind)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows.all())
+    return found
 
 
 async def _series_id(container: Container, session: AsyncSession, agency_id: int, year: int) -> int:
@@ -192,29 +154,7 @@ async def _series_id(container: Container, session: AsyncSession, agency_id: int
         "next_number": 1,
         "created_at": container.clock(),
     }
-    await session.execute(pg_insert(ReceiptSeries).values(**values).on_conflict_do_nothing())
-    series_id = await session.scalar(
-        select(ReceiptSeries.id).where(
-            ReceiptSeries.agency_id == agency_id,
-            ReceiptSeries.form_number == values["form_number"],
-            ReceiptSeries.symbol == values["symbol"],
-            ReceiptSeries.year == year,
-        )
-    )
-    assert series_id is not None
-    return int(series_id)
-
-
-async def _take_number(session: AsyncSession, series_id: int) -> tuple[int, str, str]:
-    row = (
-        await session.execute(
-            update(ReceiptSeries)
-            .where(ReceiptSeries.id == series_id)
-            .values(next_number=ReceiptSeries.next_number + 1)
-            .returning(ReceiptSeries.next_number, ReceiptSeries.form_number, ReceiptSeries.symbol)
-        )
-    ).one()
-    return int(row.next_number) - 1, row.form_number, row.symbol
+    return await store.series_id(session, values)
 
 
 def _content(
@@ -253,20 +193,12 @@ async def _issue(container: Container, payment_id: str) -> None:
     now = container.clock()
     async with container.db.transaction() as session:
         # One issuer per payment (the row lock); others then find the receipts.
-        stmt = (
-            select(Payment)
-            .where(Payment.id == payment_id)
-            .execution_options(populate_existing=True)
-            .with_for_update()
-        )
-        payment = (await session.execute(stmt)).scalar_one()
-        agency = (await session.execute(select(Agency).where(Agency.id == payment.agency_id))).scalar_one()
-        attempt = (
-            await session.get(Attempt, payment.succeeded_attempt_id) if payment.succeeded_attempt_id else None
-        )
-        have = {r.kind for r in await _receipts(session, payment_id)}
+        payment = await store.lock_payment(session, payment_id)
+        agency = await store.agency(session, payment.agency_id)
+        attempt = await store.succeeded_attempt(session, payment)
+        have = {r.kind for r in await store.receipts(session, payment_id)}
         by_kind: dict[str, list[Any]] = {}
-        for item, rtype in await _items(session, payment_id):
+        for item, rtype in await store.items_with_types(session, payment_id):
             by_kind.setdefault(rtype.kind, []).append((item, rtype))
         missing = sorted(kind for kind in by_kind if kind not in have)
         if not missing:
@@ -274,21 +206,22 @@ async def _issue(container: Container, payment_id: str) -> None:
         year = (payment.paid_at or now).astimezone(VN_TZ).year
         series_id = await _series_id(container, session, agency.id, year)
         for kind in missing:
-            number, form_number, symbol = await _take_number(session, series_id)
+            number, form_number, symbol = await store.take_number(session, series_id)
             rows = by_kind[kind]
-            session.add(
-                Receipt(
-                    id=new_id("rct"),
-                    payment_id=payment_id,
-                    kind=kind,
-                    series_id=series_id,
-                    form_number=form_number,
-                    symbol=symbol,
-                    number=number,
-                    amount=sum(item.amount for item, _ in rows),
-                    content=_content(payment, agency, attempt, rows),
-                    issued_at=now,
-                )
+            store.add_receipt(
+                session,
+                {
+                    "id": new_id("rct"),
+                    "payment_id": payment_id,
+                    "kind": kind,
+                    "series_id": series_id,
+                    "form_number": form_number,
+                    "symbol": symbol,
+                    "number": number,
+                    "amount": sum(item.amount for item, _ in rows),
+                    "content": _content(payment, agency, attempt, rows),
+                    "issued_at": now,
+                },
             )
 
 
@@ -300,8 +233,8 @@ async def get_receipts(container: Container, principal: Principal, payment_id: s
             raise ReceiptUnavailable(
                 f"A receipt exists only for a paid payment; this one is {payment.status}."
             )
-        kinds = {rtype.kind for _, rtype in await _items(session, payment_id)}
-        have = {r.kind for r in await _receipts(session, payment_id)}
+        kinds = {rtype.kind for _, rtype in await store.items_with_types(session, payment_id)}
+        have = {r.kind for r in await store.receipts(session, payment_id)}
     if kinds - have:
         for tries_left in (2, 1, 0):
             try:
@@ -314,7 +247,7 @@ async def get_receipts(container: Container, principal: Principal, payment_id: s
                     raise
     await _link_gateway_receipt(container, payment_id)
     async with container.db.session() as session:
-        receipts = await _receipts(session, payment_id)
+        receipts = await store.receipts(session, payment_id)
         payment, _ = await _scoped(session, principal, payment_id)
     return {
         "payment_id": payment_id,
@@ -329,7 +262,7 @@ async def gateway_receipt_pdf(container: Container, principal: Principal, paymen
     """The gateway's own receipt PDF when it sent one as a file (DVCQG GET_BILL)."""
     async with container.db.session() as session:
         await _scoped(session, principal, payment_id)
-        for receipt in await _receipts(session, payment_id):
+        for receipt in await store.receipts(session, payment_id):
             data = (receipt.gateway_receipt or {}).get("pdf_base64")
             if data:
                 return base64.b64decode(data)
@@ -339,7 +272,7 @@ async def gateway_receipt_pdf(container: Container, principal: Principal, paymen
 async def _link_gateway_receipt(container: Container, payment_id: str) -> None:
     now = container.clock()
     async with container.db.session() as session:
-        receipts = await _receipts(session, payment_id)
+        receipts = await store.receipts(session, payment_id)
         if not receipts or any(
             r.gateway_receipt_url or (r.gateway_receipt or {}).get("pdf_base64") for r in receipts
         ):
@@ -347,11 +280,9 @@ async def _link_gateway_receipt(container: Container, payment_id: str) -> None:
         checked = [r.gateway_receipt_checked_at for r in receipts if r.gateway_receipt_checked_at]
         if checked and max(checked) > now - GATEWAY_RETRY_AFTER:
             return
-        payment = (await session.execute(select(Payment).where(Payment.id == payment_id))).scalar_one()
-        attempt = (
-            await session.get(Attempt, payment.succeeded_attempt_id) if payment.succeeded_attempt_id else None
-        )
-        account = await session.get(ProviderAccount, attempt.provider_account_id) if attempt else None
+        payment = await store.payment(session, payment_id)
+        attempt = await store.succeeded_attempt(session, payment)
+        account = await store.account(session, attempt.provider_account_id) if attempt else None
     if attempt is None or account is None:
         return
     adapter = adapter_for(attempt.provider)
@@ -387,11 +318,7 @@ async def _link_gateway_receipt(container: Container, payment_id: str) -> None:
         if pdf:
             info["pdf_base64"] = base64.b64encode(pdf).decode()
     async with container.db.transaction() as session:
-        await session.execute(
-            update(Receipt)
-            .where(Receipt.payment_id == payment_id)
-            .values(gateway_receipt_url=url, gateway_receipt=info, gateway_receipt_checked_at=now)
-        )
+        await store.set_gateway_receipt(session, payment_id, url, info, now)
 
 
 def local_time(value: str | None) -> str:

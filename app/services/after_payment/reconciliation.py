@@ -23,16 +23,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.container import Container
 from app.errors import NotFound, ValidationFailed
 from app.ids import new_id
-from app.models import Attempt, ProviderAccount, ReconciliationItem, ReconciliationRun
+from app.models import Attempt, ReconciliationItem, ReconciliationRun
 from app.progress import Progress, no_progress
 from app.services.after_payment.reconciliation_files import FileRow, mapping_for, parse_file
+from app.stores import reconciliation as store
 from app.text import spreadsheet_cell
 from app.vntime import VN_TZ
 
@@ -73,18 +73,10 @@ async def _attempts(session: AsyncSession, account_id: str, rows: list[FileRow])
     found: dict[str, Attempt] = {}
     refs = sorted({r.reference for r in rows if r.reference})
     txns = sorted({r.transaction_id for r in rows if r.transaction_id})
-    for column, values, prefix in (
-        (Attempt.reference, refs, "ref"),
-        (Attempt.provider_transaction_id, txns, "txn"),
-    ):
-        for start in range(0, len(values), 500):
-            chunk = values[start : start + 500]
-            result = await session.scalars(
-                select(Attempt).where(Attempt.provider_account_id == account_id, column.in_(chunk))
-            )
-            for attempt in result.all():
-                value = attempt.reference if prefix == "ref" else attempt.provider_transaction_id
-                found[f"{prefix}:{value}"] = attempt
+    for attempt in await store.attempts_by(session, account_id, "reference", refs):
+        found[f"ref:{attempt.reference}"] = attempt
+    for attempt in await store.attempts_by(session, account_id, "provider_transaction_id", txns):
+        found[f"txn:{attempt.provider_transaction_id}"] = attempt
     return found
 
 
@@ -131,7 +123,7 @@ async def import_file(
     """Reconcile one file; returns the run and whether it is new (False: this file was imported before)."""
     digest = hashlib.sha256(upload.content).hexdigest()
     async with container.db.session() as session:
-        account = await session.get(ProviderAccount, upload.account_id)
+        account = await store.account(session, upload.account_id)
         if account is None or account.provider != upload.provider:
             raise ValidationFailed(
                 f"No {upload.provider} account {upload.account_id!r}.",
@@ -145,20 +137,22 @@ async def import_file(
     run_id = new_id("rec")
     try:
         async with container.db.transaction() as session:
-            run = ReconciliationRun(
-                id=run_id,
-                provider=upload.provider,
-                provider_account_id=upload.account_id,
-                day=upload.day,
-                file_sha256=digest,
-                filename=(upload.filename or "")[:300] or None,
-                row_count=len(rows),
-                counts={},
-                created_at=now,
+            await store.insert_run(
+                session,
+                {
+                    "id": run_id,
+                    "provider": upload.provider,
+                    "provider_account_id": upload.account_id,
+                    "day": upload.day,
+                    "file_sha256": digest,
+                    "filename": (upload.filename or "")[:300] or None,
+                    "row_count": len(rows),
+                    "counts": {},
+                    "created_at": now,
+                },
             )
-            session.add(run)
-            await session.flush()  # the items reference it
-            run.counts = await _reconcile(session, run_id, upload, rows, now, progress)
+            counts = await _reconcile(session, run_id, upload, rows, now, progress)
+            await store.set_counts(session, run_id, counts)
     except IntegrityError:
         async with container.db.session() as session:
             existing = await _existing(session, upload, digest)
@@ -169,14 +163,7 @@ async def import_file(
 
 
 async def _existing(session: AsyncSession, upload: Upload, digest: str) -> str | None:
-    return await session.scalar(
-        select(ReconciliationRun.id).where(
-            ReconciliationRun.provider == upload.provider,
-            ReconciliationRun.provider_account_id == upload.account_id,
-            ReconciliationRun.day == upload.day,
-            ReconciliationRun.file_sha256 == digest,
-        )
-    )
+    return await store.run_of_file(session, upload.provider, upload.account_id, upload.day, digest)
 
 
 async def _reconcile(
@@ -206,28 +193,14 @@ async def _reconcile(
         if len(items) % 500 == 0:
             await progress(len(items), len(rows))
     start, end = day_bounds(upload.day)
-    ours = await session.scalars(
-        select(Attempt)
-        .where(
-            Attempt.provider_account_id == upload.account_id,
-            Attempt.status == "succeeded",
-            Attempt.completed_at >= start,
-            Attempt.completed_at < end,
-        )
-        .order_by(Attempt.completed_at, Attempt.id)
-    )
-    for attempt in ours.all():
+    for attempt in await store.succeeded_between(session, upload.account_id, start, end):
         if attempt.id not in seen:
             counts["missing_there"] += 1
             verdict = Verdict("missing_there", attempt, "succeeded here, absent from the gateway's file")
             items.append(_item(run_id, f"ours:{attempt.reference}", verdict, None))
     if to_query:  # the resolver asks the gateway about these in its next batch
-        await session.execute(
-            update(Attempt)
-            .where(Attempt.id.in_(to_query), Attempt.status.in_(("pending", "unknown")))
-            .values(next_check_at=now)
-        )
-    session.add_all(items)
+        await store.check_now(session, to_query, now)
+    store.add_items(session, items)
     await progress(len(rows), len(rows))
     return counts
 
@@ -268,13 +241,10 @@ def item_resource(item: ReconciliationItem) -> dict[str, Any]:
 
 async def get_run(container: Container, run_id: str, status: str | None = None) -> dict[str, Any]:
     async with container.db.session() as session:
-        run = await session.get(ReconciliationRun, run_id)
+        run = await store.run(session, run_id)
         if run is None:
             raise NotFound("No such reconciliation run.")
-        stmt = select(ReconciliationItem).where(ReconciliationItem.run_id == run_id)
-        if status:
-            stmt = stmt.where(ReconciliationItem.status == status)
-        items = (await session.scalars(stmt.order_by(ReconciliationItem.id))).all()
+        items = await store.items(session, run_id, status)
     return {**run_resource(run), "items": [item_resource(i) for i in items]}
 
 
@@ -291,15 +261,8 @@ async def list_runs(
     container: Container, *, provider: str | None, day: date | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Runs newest first; the cursor is the last run id of the previous page (ids sort by time)."""
-    stmt = select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(limit + 1)
-    if provider:
-        stmt = stmt.where(ReconciliationRun.provider == provider)
-    if day:
-        stmt = stmt.where(ReconciliationRun.day == day)
-    if cursor:
-        stmt = stmt.where(ReconciliationRun.id < cursor)
     async with container.db.session() as session:
-        runs = list((await session.scalars(stmt)).all())
+        runs = await store.runs(session, provider=provider, day=day, before=cursor, limit=limit + 1)
     more = len(runs) > limit
     runs = runs[:limit]
     return [run_resource(r) for r in runs], runs[-1].id if more and runs else None

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from app.container import Container
-from app.models import Agency, Attempt, Client, OperatorSession, Payment
 from app.security import constant_time_equals
 from app.services.after_payment import reconciliation
 from app.services.callbacks import unmatched
 from app.services.notifications import webhooks
 from app.services.notifications.webhooks import DeliveryView
+from app.stores import reports as store
 
 SESSION_TTL = timedelta(hours=8)
 STUCK_AFTER = timedelta(minutes=30)
@@ -70,13 +68,9 @@ async def issue_session(container: Container) -> str:
     issued = int(now.timestamp())
     nonce = secrets.token_urlsafe(16)
     async with container.db.transaction() as session:
-        await session.execute(delete(OperatorSession).where(OperatorSession.expires_at <= now))
-        session.add(
-            OperatorSession(
-                id=_session_id(nonce),
-                created_at=now,
-                expires_at=datetime.fromtimestamp(issued, now.tzinfo) + SESSION_TTL,
-            )
+        await store.purge_operator_sessions(session, now)
+        store.add_operator_session(
+            session, _session_id(nonce), now, datetime.fromtimestamp(issued, now.tzinfo) + SESSION_TTL
         )
     payload = f"{issued}.{nonce}"
     return f"{payload}.{_mac(_session_key(container), payload)}"
@@ -89,9 +83,7 @@ async def verify_session(container: Container, token: str | None) -> str | None:
     if nonce is None:
         return None
     async with container.db.session() as session:
-        expires_at = await session.scalar(
-            select(OperatorSession.expires_at).where(OperatorSession.id == _session_id(nonce))
-        )
+        expires_at = await store.operator_session_expiry(session, _session_id(nonce))
     if expires_at is None or expires_at <= container.clock():
         return None
     return nonce
@@ -100,7 +92,7 @@ async def verify_session(container: Container, token: str | None) -> str | None:
 async def end_session(container: Container, nonce: str) -> None:
     """Log out: the session's row goes, so its token (any copy of the cookie) is refused from now on."""
     async with container.db.transaction() as session:
-        await session.execute(delete(OperatorSession).where(OperatorSession.id == _session_id(nonce)))
+        await store.end_operator_session(session, _session_id(nonce))
 
 
 def _verify_token(container: Container, token: str | None) -> str | None:
@@ -143,28 +135,21 @@ class PaymentFilters:
 
 async def recent_payments(container: Container, filters: PaymentFilters) -> list[dict[str, Any]]:
     """The newest payments (at most :data:`LIST_LIMIT`), filtered; ``agency_code`` covers its subtree."""
-    stmt = (
-        select(Payment, Agency.code, Agency.name, Attempt.provider)
-        .join(Agency, Agency.id == Payment.agency_id)
-        .outerjoin(Attempt, Attempt.id == Payment.succeeded_attempt_id)
-        .order_by(Payment.created_at.desc(), Payment.id.desc())
-        .limit(LIST_LIMIT)
-    )
-    if filters.status:
-        stmt = stmt.where(Payment.status == filters.status)
-    if filters.channel:
-        stmt = stmt.where(Payment.channel == filters.channel)
-    if filters.dossier_code:
-        stmt = stmt.where(Payment.dossier_code == filters.dossier_code)
-    if filters.provider:
-        stmt = stmt.where(Payment.provider == filters.provider)
     async with container.db.session() as session:
+        path = None
         if filters.agency_code:
-            path = await session.scalar(select(Agency.path).where(Agency.code == filters.agency_code.upper()))
+            path = await store.agency_path(session, filters.agency_code.upper())
             if path is None:
                 return []
-            stmt = stmt.where(Agency.path.startswith(path, autoescape=True))
-        rows = (await session.execute(stmt)).all()
+        rows = await store.recent_payments(
+            session,
+            status=filters.status,
+            channel=filters.channel,
+            dossier_code=filters.dossier_code,
+            provider=filters.provider,
+            under_path=path,
+            limit=LIST_LIMIT,
+        )
     return [
         {
             "id": p.id,
@@ -186,18 +171,8 @@ async def recent_payments(container: Container, filters: PaymentFilters) -> list
 async def stuck_attempts(container: Container) -> list[dict[str, Any]]:
     """Attempts in ``unknown``, or ``pending`` for longer than :data:`STUCK_AFTER`, oldest first."""
     cutoff = container.clock() - STUCK_AFTER
-    stmt = (
-        select(Attempt, Payment.status, Agency.code)
-        .join(Payment, Payment.id == Attempt.payment_id)
-        .join(Agency, Agency.id == Payment.agency_id)
-        .where(
-            (Attempt.status == "unknown") | ((Attempt.status == "pending") & (Attempt.created_at < cutoff))
-        )
-        .order_by(Attempt.created_at)
-        .limit(LIST_LIMIT)
-    )
     async with container.db.session() as session:
-        rows = (await session.execute(stmt)).all()
+        rows = await store.stuck_attempts(session, cutoff, LIST_LIMIT)
     return [
         {
             "id": a.id,
@@ -222,13 +197,7 @@ async def dead_deliveries(container: Container) -> list[dict[str, Any]]:
         container, client_id=None, status="dead", limit=LIST_LIMIT, cursor=None
     )
     async with container.db.session() as session:
-        names = dict(
-            (
-                await session.execute(
-                    select(Client.id, Client.name).where(Client.id.in_({v.client_id for v in views} or {""}))
-                )
-            ).all()
-        )
+        names = await store.client_names(session, {v.client_id for v in views})
     return [{**_delivery(v), "client_name": names.get(v.client_id, v.client_id)} for v in views]
 
 

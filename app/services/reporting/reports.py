@@ -17,8 +17,10 @@ Semantics (also in the OpenAPI description of ``GET /v1/reports/online-payment``
   compares exactly (no float rounding) against the agency's target for the year, inherited from the
   nearest ancestor when the agency has none.
 
-Every figure is one SQL aggregation (GROUP BY, CASE); the per-agency roll-up joins the per-agency
-sums (at most one row per agency) to the group nodes by materialised-path prefix.
+Every figure is one SQL aggregation (GROUP BY, CASE) in ``app.stores.reports``; the per-agency
+roll-up joins the per-agency sums (at most one row per agency) to the group nodes by
+materialised-path prefix. Here: the period, which agencies a report covers and groups by, targets,
+and the rows' shapes (JSON, CSV).
 """
 
 from __future__ import annotations
@@ -31,28 +33,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.db import Database
 from app.errors import NotFound, ValidationFailed
-from app.models import Agency, Attempt, Payment, PaymentItem, RevenueType
-from app.services.catalogue.agencies import in_subtrees, normalise_code, target_for
+from app.models import Agency
+from app.services.catalogue.agencies import normalise_code, target_for
+from app.stores import reports as store
+from app.stores.reports import FIGURES
 from app.text import spreadsheet_cell
 from app.vntime import VN_TZ
 
-PAID_STATUSES = ("succeeded", "partially_refunded", "refunded")
 GroupBy = Literal["agency", "gateway", "revenue_type"]
-FIGURES = (
-    "bills_with_fee",
-    "bills_exempt",
-    "bills_paid",
-    "bills_paid_online",
-    "amount_paid",
-    "amount_paid_online",
-    "amount_refunded",
-)
 
 
 class ReportAgencyNotFound(NotFound):
@@ -138,38 +130,6 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return lo, hi
 
 
-def _count(cond: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-
-def _money(cond: ColumnElement[bool], column: Any) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((cond, column), else_=0)), 0)
-
-
-def _figure_columns() -> list[ColumnElement[Any]]:
-    """Aggregates over ``payments`` rows: the definitions of the module docstring."""
-    fee = and_(Payment.exempt.is_(false()), Payment.amount > 0)
-    paid = and_(fee, Payment.status.in_(PAID_STATUSES))
-    online = and_(paid, Payment.channel == "online")
-    return [
-        _count(fee).label("bills_with_fee"),
-        _count(Payment.exempt.is_not(false())).label("bills_exempt"),
-        _count(paid).label("bills_paid"),
-        _count(online).label("bills_paid_online"),
-        _money(paid, Payment.amount).label("amount_paid"),
-        _money(online, Payment.amount).label("amount_paid_online"),
-        _money(paid, Payment.refunded_amount).label("amount_refunded"),
-    ]
-
-
-def _in_scope(paths: Sequence[str], lo: datetime, hi: datetime) -> list[ColumnElement[bool]]:
-    return [
-        Payment.created_at >= lo,
-        Payment.created_at < hi,
-        Payment.agency_id.in_(select(Agency.id).where(in_subtrees(paths)).scalar_subquery()),
-    ]
-
-
 def _top_paths(paths: Sequence[str]) -> list[str]:
     """Drop paths that lie inside another of the list (a subtree counted once)."""
     unique = sorted(set(paths))
@@ -185,62 +145,25 @@ class _Selection:
     paths: list[str]
 
 
-async def _select(
+async def _coverage(
     session: AsyncSession, agency_code: str | None, scope: Sequence[str] | None, group_by: GroupBy | None
 ) -> _Selection:
     if agency_code is not None:
-        agency = await session.scalar(select(Agency).where(Agency.code == normalise_code(agency_code)))
+        agency = await store.agency_by_code(session, normalise_code(agency_code))
         if agency is None or (scope is not None and not any(agency.path.startswith(p) for p in scope)):
             raise ReportAgencyNotFound(f"No agency {agency_code!r} in your scope.")
         groups: list[tuple[Agency, Literal["subtree", "self"]]] = [(agency, "subtree")]
         if group_by == "agency":
-            children = (
-                await session.scalars(
-                    select(Agency).where(Agency.parent_id == agency.id).order_by(Agency.path)
-                )
-            ).all()
+            children = await store.children(session, agency.id)
             groups = [(agency, "self"), *((child, "subtree") for child in children)]
         return _Selection(agency, groups, [agency.path])
     if scope is None:
-        tops = list((await session.scalars(select(Agency).where(Agency.parent_id.is_(None)))).all())
+        tops = await store.roots(session)
     else:
-        wanted = _top_paths(scope)
-        tops = (
-            list((await session.scalars(select(Agency).where(Agency.path.in_(wanted)))).all())
-            if wanted
-            else []
-        )
+        tops = await store.agencies_at(session, _top_paths(scope))
     tops.sort(key=lambda a: a.path)
     anchor = tops[0] if len(tops) == 1 else None
     return _Selection(anchor, [(a, "subtree") for a in tops], [a.path for a in tops])
-
-
-def _agency_rollup(sel: _Selection, lo: datetime, hi: datetime) -> Select[Any]:
-    """One statement: sums per agency (CTE), then per group node by path prefix (and 'self' rows)."""
-    per_agency = (
-        select(Payment.agency_id.label("agency_id"), *_figure_columns())
-        .where(*_in_scope(sel.paths, lo, hi))
-        .group_by(Payment.agency_id)
-        .cte("per_agency")
-    )
-    sums = [func.sum(per_agency.c[name]).label(name) for name in FIGURES]
-    group, member = aliased(Agency, name="grp"), aliased(Agency, name="member")
-    subtree_ids = [a.id for a, kind in sel.groups if kind == "subtree"]
-    self_ids = [a.id for a, kind in sel.groups if kind == "self"]
-    subtree = (
-        select(group.id.label("group_id"), literal("subtree").label("kind"), *sums)
-        .select_from(per_agency)
-        .join(member, member.id == per_agency.c.agency_id)
-        .join(group, func.substr(member.path, 1, func.length(group.path)) == group.path)
-        .where(group.id.in_(subtree_ids or [-1]))
-        .group_by(group.id)
-    )
-    own = (
-        select(per_agency.c.agency_id.label("group_id"), literal("self").label("kind"), *sums)
-        .where(per_agency.c.agency_id.in_(self_ids or [-1]))
-        .group_by(per_agency.c.agency_id)
-    )
-    return union_all(subtree, own)  # type: ignore[return-value]
 
 
 async def _targets(session: AsyncSession, agencies: Sequence[Agency], year: int) -> dict[int, Decimal | None]:
@@ -252,9 +175,10 @@ async def _agency_rows(
 ) -> tuple[list[ReportRow], ReportRow]:
     if not sel.groups:  # a client without agencies, or no agency at all
         return [], ReportRow("total", "TOTAL", "Tổng cộng", Figures())
-    found = {
-        (r.group_id, r.kind): Figures.of(r) for r in (await session.execute(_agency_rollup(sel, lo, hi)))
-    }
+    subtree_ids = [a.id for a, kind in sel.groups if kind == "subtree"]
+    self_ids = [a.id for a, kind in sel.groups if kind == "self"]
+    sums = await store.agency_sums(session, sel.paths, subtree_ids, self_ids, lo, hi)
+    found = {(r.group_id, r.kind): Figures.of(r) for r in sums}
     targets = await _targets(session, [a for a, _ in sel.groups], year)
     rows = []
     for agency, kind in sel.groups:
@@ -278,8 +202,7 @@ def _anchor_target(sel: _Selection, targets: dict[int, Decimal | None]) -> Decim
 async def _totals(session: AsyncSession, sel: _Selection, lo: datetime, hi: datetime) -> Figures:
     if not sel.paths:
         return Figures()
-    row = (await session.execute(select(*_figure_columns()).where(*_in_scope(sel.paths, lo, hi)))).one()
-    return Figures.of(row)
+    return Figures.of(await store.totals(session, sel.paths, lo, hi))
 
 
 async def _gateway_rows(
@@ -288,31 +211,11 @@ async def _gateway_rows(
     """Paid bills by the gateway that took the money (``offline`` for counter payments)."""
     if not sel.paths:
         return []
-    gateway = case(
-        (Payment.channel == "offline", literal("offline")),
-        else_=func.coalesce(Attempt.provider, Payment.provider, literal("unknown")),
-    ).label("gateway")
-    paid = (
-        select(gateway, *_figure_columns())
-        .select_from(Payment)
-        .outerjoin(Attempt, Attempt.id == Payment.succeeded_attempt_id)
-        .where(*_in_scope(sel.paths, lo, hi), Payment.status.in_(PAID_STATUSES))
-        .group_by(gateway)
-    )
-    dup = (
-        select(
-            Attempt.provider,
-            func.count().label("n"),
-            func.coalesce(func.sum(Attempt.amount), 0).label("amount"),
-        )
-        .join(Payment, Payment.id == Attempt.payment_id)
-        .where(Attempt.duplicate_paid.is_(True), *_in_scope(sel.paths, lo, hi))
-        .group_by(Attempt.provider)
-    )
+    paid, dup = await store.gateway_sums(session, sel.paths, lo, hi)
     rows: dict[str, ReportRow] = {}
-    for r in await session.execute(paid):
+    for r in paid:
         rows[r.gateway] = ReportRow("gateway", r.gateway, r.gateway, Figures.of(r))
-    for r in await session.execute(dup):
+    for r in dup:
         base = rows.get(r.provider) or ReportRow("gateway", r.provider, r.provider, Figures())
         rows[r.provider] = replace(base, duplicate_paid=int(r.n), duplicate_amount=int(r.amount))
     return [rows[k] for k in sorted(rows)]
@@ -324,46 +227,8 @@ async def _revenue_type_rows(
     """Per revenue-type code: bills with a line of that code, and the sums of those lines."""
     if not sel.paths:
         return []
-    per_line = (
-        select(
-            PaymentItem.payment_id,
-            PaymentItem.revenue_type_code.label("code"),
-            func.sum(PaymentItem.amount).label("line_amount"),
-        )
-        .group_by(PaymentItem.payment_id, PaymentItem.revenue_type_code)
-        .subquery("per_line")
-    )
-    fee = and_(Payment.exempt.is_(false()), Payment.amount > 0)
-    paid = and_(fee, Payment.status.in_(PAID_STATUSES))
-    online = and_(paid, Payment.channel == "online")
-    amount = per_line.c.line_amount
-    stmt = (
-        select(
-            per_line.c.code,
-            _count(fee).label("bills_with_fee"),
-            _count(Payment.exempt.is_not(false())).label("bills_exempt"),
-            _count(paid).label("bills_paid"),
-            _count(online).label("bills_paid_online"),
-            _money(paid, amount).label("amount_paid"),
-            _money(online, amount).label("amount_paid_online"),
-            literal(0).label("amount_refunded"),
-        )
-        .select_from(Payment)
-        .join(per_line, per_line.c.payment_id == Payment.id)
-        .where(*_in_scope(sel.paths, lo, hi))
-        .group_by(per_line.c.code)
-        .order_by(per_line.c.code)
-    )
-    found = (await session.execute(stmt)).all()
-    names = dict(
-        (
-            await session.execute(
-                select(RevenueType.code, RevenueType.name).where(
-                    RevenueType.is_current.is_(True), RevenueType.code.in_([r.code for r in found] or [""])
-                )
-            )
-        ).all()
-    )
+    found = await store.revenue_type_sums(session, sel.paths, lo, hi)
+    names = await store.revenue_type_names(session, [r.code for r in found])
     return [ReportRow("revenue_type", r.code, names.get(r.code, r.code), Figures.of(r)) for r in found]
 
 
@@ -379,7 +244,7 @@ async def online_payment_report(
     """The report. ``scope``: the caller's agency subtrees (None: the operator, everything)."""
     lo, hi = period_bounds(start, end)
     async with db.session() as session:
-        sel = await _select(session, agency_code, scope, group_by)
+        sel = await _coverage(session, agency_code, scope, group_by)
         year = start.year
         if group_by in (None, "agency"):
             rows, total = await _agency_rows(session, sel, lo, hi, year)
