@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +34,7 @@ class ReportRowOut(BaseModel):
 
 
 # One agency row of the example; the example's total is the same figures under the key TOTAL.
-_EXAMPLE_ROW: dict[str, object] = {
+_EXAMPLE_ROW: dict[str, Any] = {
     "key": "000.00.31.H56",
     "name": "Sở Tư pháp",
     "level": "department",
