@@ -220,14 +220,22 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         target = str(order["redirectUrl"])
         return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{urlencode(ipn)}", status_code=303)
 
-    @router.post("/v2/gateway/api/query")
-    async def query(request: Request) -> Response:
+    async def queried_order(request: Request) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """A signed query's body and the order it names; or the answer refusing it."""
         body, account = await authenticate(request, ("partnerCode", "requestId", "orderId"), _query_raw)
         if not isinstance(account, Account):
             return account
         order = orders.get(f"{body['partnerCode']}/{body['orderId']}")
         if order is None:
             return answer(body, 42, 400)
+        return body, order
+
+    @router.post("/v2/gateway/api/query")
+    async def query(request: Request) -> Response:
+        found = await queried_order(request)
+        if isinstance(found, Response):
+            return found
+        body, order = found
         return answer(
             body,
             int(order["resultCode"]),
@@ -287,12 +295,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/v2/gateway/api/refund/query")
     async def refund_query(request: Request) -> Response:
-        body, account = await authenticate(request, ("partnerCode", "requestId", "orderId"), _query_raw)
-        if not isinstance(account, Account):
-            return account
-        order = orders.get(f"{body['partnerCode']}/{body['orderId']}")
-        if order is None:
-            return answer(body, 42, 400)
+        found = await queried_order(request)
+        if isinstance(found, Response):
+            return found
+        body, order = found
         return answer(body, 0, refundTrans=list(order["refunds"]))
 
     return router
