@@ -120,16 +120,27 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             return body, answer(body, 13, 401)
         return body, account
 
-    @router.post("/v2/gateway/api/create")
-    async def create(request: Request) -> Response:
-        fields = ("partnerCode", "requestId", "amount", "orderId", "orderInfo", "redirectUrl", "ipnUrl")
-        body, account = await authenticate(request, (*fields, "requestType", "extraData"), _create_raw)
+    async def new_request(
+        request: Request, fields: tuple[str, ...], raw: Callable[[str, dict[str, Any]], str]
+    ) -> tuple[dict[str, Any], str] | Response:
+        """A signed request's body and its replay key (partner/requestId); or the answer to give:
+        the refusal, or the stored answer of a requestId already seen."""
+        body, account = await authenticate(request, fields, raw)
         if not isinstance(account, Account):
             return account
         replay_key = f"{body['partnerCode']}/{body['requestId']}"
         if replay_key in replies:
             status, stored = replies[replay_key]
             return JSONResponse(stored, status_code=status)
+        return body, replay_key
+
+    @router.post("/v2/gateway/api/create")
+    async def create(request: Request) -> Response:
+        fields = ("partnerCode", "requestId", "amount", "orderId", "orderInfo", "redirectUrl", "ipnUrl")
+        fresh = await new_request(request, (*fields, "requestType", "extraData"), _create_raw)
+        if isinstance(fresh, Response):
+            return fresh
+        body, replay_key = fresh
         amount = str(body["amount"])
         if not amount.isdigit() or body["requestType"] not in ("captureWallet", "payWithATM"):
             return answer(body, 20, 400)
@@ -250,13 +261,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/v2/gateway/api/refund")
     async def refund(request: Request) -> Response:
         fields = ("partnerCode", "orderId", "requestId", "amount", "transId", "description")
-        body, account = await authenticate(request, fields, _refund_raw)
-        if not isinstance(account, Account):
-            return account
-        replay_key = f"{body['partnerCode']}/{body['requestId']}"
-        if replay_key in replies:
-            status, stored = replies[replay_key]
-            return JSONResponse(stored, status_code=status)
+        fresh = await new_request(request, fields, _refund_raw)
+        if isinstance(fresh, Response):
+            return fresh
+        body, replay_key = fresh
         amount, trans_id = str(body["amount"]), str(body["transId"])
         if not amount.isdigit() or not trans_id.isdigit() or not _ORDER_ID.match(str(body["orderId"])):
             return answer(body, 20, 400)
