@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +36,11 @@ class RevenueTypeDetail(RevenueTypeOut):
     )
 
     versions: list[RevenueTypeOut] = Field(description="Every version of the code ever written, oldest first")
+
+    @classmethod
+    def with_versions(cls, row: object, history: Iterable[object]) -> RevenueTypeDetail:
+        """The period ``row`` with the code's ``history`` (oldest first)."""
+        return cls(**RevenueTypeOut.of(row).model_dump(), versions=[RevenueTypeOut.of(r) for r in history])
 
 
 class RevenueTypeList(BaseModel):
