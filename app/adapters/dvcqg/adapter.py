@@ -37,6 +37,7 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -221,15 +222,7 @@ def lookup_reply(account: Account, lookup: Mapping[str, Any], request: CheckoutR
 
 class DvcqgAdapter(NoRefundApi):
     name: ClassVar[str] = "dvcqg"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.api_create,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.api_create, Capability.query}
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "secret")
     min_amount: ClassVar[int] = 1_000
     no_refund_reason: ClassVar[str] = "DVCQG refunds are handled manually at the platform"

@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    HOSTED_PAGE,
     VN_TZ,
     Account,
     AckVerdict,
@@ -89,9 +90,7 @@ def _pay_date(value: str) -> datetime | None:
 
 class PaygovAdapter(NoStatusQuery, NoRefundApi):
     name: ClassVar[str] = "paygov"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.redirect, Capability.api_create, Capability.callback, Capability.browser_return}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.api_create}
     credential_fields: ClassVar[tuple[str, ...]] = (
         "partner_code",
         "access_key",
