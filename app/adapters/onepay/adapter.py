@@ -250,8 +250,7 @@ class OnepayAdapter(RedirectNotifications):
         url = f"{account.settings['pay_url']}?{php_query(pairs)}"
         return CheckoutResult(checkout_url=url, wire={"vpc_MerchTxnRef": request.reference}, raw_request=data)
 
-    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
-        return verify_items(items, secret)
+    _verify = staticmethod(verify_items)
 
     def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)

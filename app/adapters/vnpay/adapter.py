@@ -306,8 +306,7 @@ class VnpayAdapter(RedirectNotifications):
             checkout_url=url, wire={"vnp_CreateDate": create_date}, raw_request=hash_data(params)
         )
 
-    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
-        return verify_items(items, secret)
+    _verify = staticmethod(verify_items)
 
     def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)
