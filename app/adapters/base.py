@@ -73,6 +73,15 @@ class Capability(StrEnum):
     refund_query = "refund_query"
 
 
+# Payment on the gateway's own page: the browser is sent there, the gateway answers by IPN and
+# sends the browser back.
+HOSTED_PAGE: frozenset[Capability] = frozenset(
+    {Capability.redirect, Capability.callback, Capability.browser_return}
+)
+# Refunds through the gateway's API, and asking after them.
+API_REFUNDS: frozenset[Capability] = frozenset({Capability.refund, Capability.refund_query})
+
+
 class Outcome(StrEnum):
     """Canonical result of a payment at a gateway."""
 

@@ -11,7 +11,7 @@ from app.container import Container
 from app.db import Database
 from app.deps import AdminDep, ContainerDep
 from app.routes.admin_jobs import JOB_ACCEPTED, accepted
-from app.routes.catalog import Cursor, Limit
+from app.routes.catalog import Cursor, Limit, NameSearch
 from app.schemas.admin import (
     AgencyIn,
     AgencyPatch,
@@ -36,7 +36,6 @@ from app.schemas.catalog import (
     AgencyList,
     AgencyOut,
     RevenueTypeDetail,
-    RevenueTypeOut,
 )
 from app.services.access import clients as client_service
 from app.services.catalogue import agencies as agency_service
@@ -109,7 +108,7 @@ async def list_agencies(
     container: ContainerDep,
     parent_code: Annotated[str | None, Query(max_length=64, description="Direct children of")] = None,
     under: Annotated[str | None, Query(max_length=64, description="This agency and its subtree")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Code or name; accents optional")] = None,
+    q: NameSearch = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AgencyList:
@@ -209,9 +208,7 @@ async def put_revenue_type(
     201 when a version was written, 200 when nothing changed."""
     row, changed, history = await catalog_service.upsert_revenue_type(container.db, code, body.model_dump())
     response.status_code = 201 if changed else 200
-    return RevenueTypeDetail(
-        **RevenueTypeOut.of(row).model_dump(), versions=[RevenueTypeOut.of(r) for r in history]
-    )
+    return RevenueTypeDetail.with_versions(row, history)
 
 
 @router.post(

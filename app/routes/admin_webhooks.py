@@ -27,7 +27,16 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[int | None, Query(ge=1, description="`next_cursor` of the previous page")]
 
 
-def _page(views: list[webhooks.DeliveryView], next_id: int | None) -> DeliveryPage:
+async def _deliveries(
+    container: ContainerDep,
+    client_id: str | None,
+    status: StatusFilter | None,
+    limit: int,
+    cursor: int | None,
+) -> DeliveryPage:
+    views, next_id = await webhooks.list_deliveries(
+        container, client_id=client_id, status=status, limit=limit, cursor=cursor
+    )
     return DeliveryPage(
         data=[DeliveryOut.model_validate(v) for v in views],
         next_cursor=str(next_id) if next_id is not None else None,
@@ -43,10 +52,7 @@ async def client_deliveries(
     cursor: Cursor = None,
 ) -> DeliveryPage:
     """A client's webhook deliveries, newest first; `status=failing` = dead or retrying."""
-    views, next_id = await webhooks.list_deliveries(
-        container, client_id=client_id, status=status, limit=limit, cursor=cursor
-    )
-    return _page(views, next_id)
+    return await _deliveries(container, client_id, status, limit, cursor)
 
 
 @router.get("/deliveries", response_model=DeliveryPage, summary="Deliveries of every client")
@@ -57,10 +63,7 @@ async def all_deliveries(
     cursor: Cursor = None,
 ) -> DeliveryPage:
     """Webhook deliveries of all clients, newest first (e.g. `status=dead`: the dead letters)."""
-    views, next_id = await webhooks.list_deliveries(
-        container, client_id=None, status=status, limit=limit, cursor=cursor
-    )
-    return _page(views, next_id)
+    return await _deliveries(container, None, status, limit, cursor)
 
 
 @router.get("/events/{event_id}/deliveries", response_model=EventDeliveries, summary="An event's tries")

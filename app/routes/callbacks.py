@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -74,28 +76,35 @@ async def browser_return(
     return RedirectResponse(f"/checkout/{result.checkout_token}/result", status_code=303)
 
 
-for _method in ("GET", "POST"):
-    router.add_api_route(
+# The two ways a gateway comes back, each answered on GET and POST:
+# (path, endpoint, operation id prefix, summary, documented answers).
+_INBOUND_ROUTES: tuple[tuple[str, Callable[..., Any], str, str, dict[int | str, dict[str, Any]]], ...] = (
+    (
         "/v1/callbacks/{provider}/{account_id}",
         callback,
-        methods=[_method],
-        operation_id=f"gateway_callback_{_method.lower()}",
-        summary=f"Gateway callback (IPN), {_method}",
-        response_class=Response,
-        responses={200: {"description": "The gateway's own acknowledgement format"}},
-    )
-    router.add_api_route(
+        "gateway_callback",
+        "Gateway callback (IPN)",
+        {200: {"description": "The gateway's own acknowledgement format"}},
+    ),
+    (
         "/v1/returns/{provider}/{account_id}",
         browser_return,
-        methods=[_method],
-        operation_id=f"gateway_return_{_method.lower()}",
-        summary=f"Browser return from a gateway, {_method}",
-        response_class=Response,
-        responses={
-            303: {"description": "To the hosted result page"},
-            400: {"description": "Unverifiable return"},
-        },
-    )
+        "gateway_return",
+        "Browser return from a gateway",
+        {303: {"description": "To the hosted result page"}, 400: {"description": "Unverifiable return"}},
+    ),
+)
+for _method in ("GET", "POST"):
+    for _path, _endpoint, _operation, _summary, _responses in _INBOUND_ROUTES:
+        router.add_api_route(
+            _path,
+            _endpoint,
+            methods=[_method],
+            operation_id=f"{_operation}_{_method.lower()}",
+            summary=f"{_summary}, {_method}",
+            response_class=Response,
+            responses=_responses,
+        )
 
 
 @router.post(

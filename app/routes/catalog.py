@@ -26,13 +26,14 @@ router = APIRouter(
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page")]
+NameSearch = Annotated[str | None, Query(max_length=200, description="Code or name; accents optional")]
 
 
 @router.get("/revenue-types", summary="Search revenue-type codes in force", response_model=RevenueTypeList)
 async def list_revenue_types(
     _client: CurrentClient,
     container: ContainerDep,
-    q: Annotated[str | None, Query(max_length=200, description="Code or name; accents optional")] = None,
+    q: NameSearch = None,
     kind: Annotated[str | None, Query(description="phi, le_phi, phat, thue, thue_dat, khac")] = None,
     active_on: Annotated[date | None, Query(description="Only periods in force that day")] = None,
     limit: Limit = 50,
@@ -61,9 +62,7 @@ async def get_revenue_type(
     chosen, history = await catalog_service.get_revenue_type(
         container.db, code, active_on=active_on, today=catalog_service.vn_today(container.clock())
     )
-    return RevenueTypeDetail(
-        **RevenueTypeOut.of(chosen).model_dump(), versions=[RevenueTypeOut.of(r) for r in history]
-    )
+    return RevenueTypeDetail.with_versions(chosen, history)
 
 
 @router.get("/banks", summary="Banks by NAPAS BIN", response_model=BankList)
@@ -79,7 +78,7 @@ async def list_banks(
 async def list_my_agencies(
     client: CurrentClient,
     container: ContainerDep,
-    q: Annotated[str | None, Query(max_length=200, description="Code or name; accents optional")] = None,
+    q: NameSearch = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AgencyList:

@@ -15,7 +15,7 @@ from app.deps import ContainerDep
 from app.errors import NotFound, ProblemError
 from app.i18n import strings
 from app.security import constant_time_equals
-from app.services.payments.checkout import choose_provider, load_checkout
+from app.services.payments.checkout import CheckoutView, choose_provider, load_checkout
 from app.text import display_value, format_vnd
 from app.vntime import VN_TZ
 
@@ -59,6 +59,14 @@ def _error(request: Request, exc: ProblemError) -> HTMLResponse:
     return _render(request, "error.html", status=exc.status, message=exc.detail)
 
 
+async def _view(request: Request, container: ContainerDep, token: str) -> CheckoutView | HTMLResponse:
+    """The checkout behind ``token``; or the error page when there is none."""
+    try:
+        return await load_checkout(container, token)
+    except NotFound as exc:
+        return _error(request, exc)
+
+
 def _local(ts: str) -> str:
     return datetime.fromisoformat(ts).astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y")
 
@@ -66,10 +74,9 @@ def _local(ts: str) -> str:
 @router.get("/{token}", response_class=HTMLResponse, summary="Hosted checkout page")
 async def checkout_page(token: str, request: Request, container: ContainerDep) -> Response:
     """The bill and the gateways the citizen can pay it with."""
-    try:
-        view = await load_checkout(container, token)
-    except NotFound as exc:
-        return _error(request, exc)
+    view = await _view(request, container, token)
+    if isinstance(view, HTMLResponse):
+        return view
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     attempts = view.payment["attempts"]
     latest = attempts[-1] if attempts else None
@@ -124,10 +131,9 @@ async def choose(
 @router.get("/{token}/go", response_class=HTMLResponse, summary="Hand-off to the gateway")
 async def go(token: str, request: Request, container: ContainerDep, attempt: str = "") -> Response:
     """Redirect to the gateway's page, or show the VietQR code to scan."""
-    try:
-        view = await load_checkout(container, token)
-    except NotFound as exc:
-        return _error(request, exc)
+    view = await _view(request, container, token)
+    if isinstance(view, HTMLResponse):
+        return view
     chosen = next((a for a in view.payment["attempts"] if a["id"] == attempt), None)
     if chosen is None or view.payment["status"] != "pending":
         return RedirectResponse(f"/checkout/{token}/result?lang={_lang(request)}", status_code=303)
@@ -150,10 +156,9 @@ async def go(token: str, request: Request, container: ContainerDep, attempt: str
 @router.get("/{token}/result", response_class=HTMLResponse, summary="Payment result page")
 async def result(token: str, request: Request, container: ContainerDep) -> Response:
     """The outcome as we know it (a pending result refreshes itself while the gateway confirms)."""
-    try:
-        view = await load_checkout(container, token)
-    except NotFound as exc:
-        return _error(request, exc)
+    view = await _view(request, container, token)
+    if isinstance(view, HTMLResponse):
+        return view
     attempts = view.payment["attempts"]
     latest = attempts[-1] if attempts else None
     processing = (

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import AgencyTarget, ApiKey, BeneficiaryAccount, ClientView
+from app.models import AgencyTarget, BeneficiaryAccount, ClientView
 from app.schemas import examples as ex
+from app.schemas.rows import NextCursor, RowOut
 
 
 class ImportResult(BaseModel):
@@ -81,9 +82,7 @@ class TargetList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.TARGET, None)})
 
     data: list[TargetOut] = Field(description="The agency's targets by year")
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor = None
 
 
 class BeneficiaryIn(BaseModel):
@@ -142,9 +141,7 @@ class BeneficiaryList(BaseModel):
     )
 
     data: list[BeneficiaryOut] = Field(description="The agency's own accounts, default first")
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor = None
     effective_default: BeneficiaryOut | None = Field(
         description="The default that applies to this agency: its own, else the nearest ancestor's"
     )
@@ -175,7 +172,7 @@ class RevenueTypeIn(BaseModel):
     valid_to: date | None = Field(default=None, description="Last day in force; null for open-ended")
 
 
-class KeyOut(BaseModel):
+class KeyOut(RowOut):
     model_config = ConfigDict(json_schema_extra={"example": ex.KEY})
 
     id: int = Field(description="The key's id")
@@ -184,10 +181,6 @@ class KeyOut(BaseModel):
     expires_at: datetime | None = Field(
         description="When the key stops working (set when a newer key replaced it); null: no end"
     )
-
-    @classmethod
-    def of(cls, key: ApiKey) -> KeyOut:
-        return cls(id=key.id, prefix=key.prefix, created_at=key.created_at, expires_at=key.expires_at)
 
 
 class ClientOut(BaseModel):
@@ -236,9 +229,7 @@ class ClientList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.CLIENT)})
 
     data: list[ClientOut] = Field(description="Clients, oldest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor
 
 
 class ClientIn(BaseModel):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import Agency, Bank, RevenueType
 from app.schemas import examples as ex
+from app.schemas.rows import NextCursor, RowOut
 
 
-class RevenueTypeOut(BaseModel):
+class RevenueTypeOut(RowOut):
     """One validity period (one version) of a revenue-type code."""
 
     model_config = ConfigDict(json_schema_extra={"example": ex.REVENUE_TYPE})
@@ -26,21 +27,6 @@ class RevenueTypeOut(BaseModel):
     valid_to: date | None = Field(description="Last day in force; null while open-ended")
     is_current: bool = Field(description="false: superseded by a later version (kept as history)")
 
-    @classmethod
-    def of(cls, row: RevenueType) -> RevenueTypeOut:
-        return cls(
-            id=row.id,
-            code=row.code,
-            version=row.version,
-            group_code=row.group_code,
-            name=row.name,
-            kind=row.kind,
-            chapter=row.chapter,
-            valid_from=row.valid_from,
-            valid_to=row.valid_to,
-            is_current=row.is_current,
-        )
-
 
 class RevenueTypeDetail(RevenueTypeOut):
     """The period in force, with every version of the code ever written (oldest first)."""
@@ -51,17 +37,20 @@ class RevenueTypeDetail(RevenueTypeOut):
 
     versions: list[RevenueTypeOut] = Field(description="Every version of the code ever written, oldest first")
 
+    @classmethod
+    def with_versions(cls, row: object, history: Iterable[object]) -> RevenueTypeDetail:
+        """The period ``row`` with the code's ``history`` (oldest first)."""
+        return cls(**RevenueTypeOut.of(row).model_dump(), versions=[RevenueTypeOut.of(r) for r in history])
+
 
 class RevenueTypeList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.REVENUE_TYPE)})
 
     data: list[RevenueTypeOut] = Field(description="Revenue types in force, by code")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor
 
 
-class BankOut(BaseModel):
+class BankOut(RowOut):
     model_config = ConfigDict(json_schema_extra={"example": ex.BANK})
 
     bin: str = Field(description="NAPAS BIN")
@@ -69,21 +58,15 @@ class BankOut(BaseModel):
     short_name: str = Field(description="The bank's usual short name")
     name: str = Field(description="The bank's full legal name")
 
-    @classmethod
-    def of(cls, bank: Bank) -> BankOut:
-        return cls(bin=bank.bin, sbv_code=bank.sbv_code, short_name=bank.short_name, name=bank.name)
-
 
 class BankList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.BANK)})
 
     data: list[BankOut] = Field(description="Banks by BIN")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor
 
 
-class AgencyOut(BaseModel):
+class AgencyOut(RowOut):
     model_config = ConfigDict(json_schema_extra={"example": ex.AGENCY})
 
     code: str = Field(description="Mã định danh")
@@ -94,23 +77,9 @@ class AgencyOut(BaseModel):
     created_at: datetime = Field(description="When the agency was created")
     updated_at: datetime = Field(description="When it last changed")
 
-    @classmethod
-    def of(cls, agency: Agency) -> AgencyOut:
-        return cls(
-            code=agency.code,
-            name=agency.name,
-            level=agency.level,
-            parent_code=agency.parent_code,
-            path=agency.path,
-            created_at=agency.created_at,
-            updated_at=agency.updated_at,
-        )
-
 
 class AgencyList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.AGENCY)})
 
     data: list[AgencyOut] = Field(description="Agencies in tree order")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor

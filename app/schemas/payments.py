@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from app.schemas import examples as ex
+from app.schemas.rows import NextCursor
 
 MAX_PAYMENT_AMOUNT = 100_000_000_000  # 100 billion VND: far above any fee; a gateway's own limit is lower
 MIN_EXPIRY_SECONDS = 60
@@ -313,6 +314,4 @@ class PaymentList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.PAYMENT)})
 
     data: list[PaymentOut] = Field(description="Payments, newest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas import examples as ex
+from app.schemas.rows import NextCursor
 
 ItemStatus = Literal["matched", "missing_here", "missing_there", "amount_mismatch", "status_mismatch"]
 
@@ -59,6 +60,4 @@ class RunPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.RECONCILIATION_RUN)})
 
     data: list[RunOut] = Field(description="Runs, newest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor

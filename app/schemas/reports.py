@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,27 @@ class ReportRowOut(BaseModel):
     duplicate_amount: int | None = Field(description="Gateway rows: integer VND paid twice")
 
 
+# One agency row of the example; the example's total is the same figures under the key TOTAL.
+_EXAMPLE_ROW: dict[str, Any] = {
+    "key": "000.00.31.H56",
+    "name": "Sở Tư pháp",
+    "level": "department",
+    "scope": "subtree",
+    "bills_with_fee": 1200,
+    "bills_exempt": 14,
+    "bills_paid": 1100,
+    "bills_paid_online": 420,
+    "online_rate": 0.35,
+    "amount_paid": 55000000,
+    "amount_paid_online": 21000000,
+    "amount_refunded": 50000,
+    "target_rate": 0.3,
+    "meets_target": True,
+    "duplicate_paid": None,
+    "duplicate_amount": None,
+}
+
+
 class ReportOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -42,44 +63,8 @@ class ReportOut(BaseModel):
                 "agency_code": "000.00.00.H56",
                 "group_by": "agency",
                 "target_year": 2026,
-                "data": [
-                    {
-                        "key": "000.00.31.H56",
-                        "name": "Sở Tư pháp",
-                        "level": "department",
-                        "scope": "subtree",
-                        "bills_with_fee": 1200,
-                        "bills_exempt": 14,
-                        "bills_paid": 1100,
-                        "bills_paid_online": 420,
-                        "online_rate": 0.35,
-                        "amount_paid": 55000000,
-                        "amount_paid_online": 21000000,
-                        "amount_refunded": 50000,
-                        "target_rate": 0.3,
-                        "meets_target": True,
-                        "duplicate_paid": None,
-                        "duplicate_amount": None,
-                    }
-                ],
-                "total": {
-                    "key": "TOTAL",
-                    "name": "Tổng cộng",
-                    "level": None,
-                    "scope": None,
-                    "bills_with_fee": 1200,
-                    "bills_exempt": 14,
-                    "bills_paid": 1100,
-                    "bills_paid_online": 420,
-                    "online_rate": 0.35,
-                    "amount_paid": 55000000,
-                    "amount_paid_online": 21000000,
-                    "amount_refunded": 50000,
-                    "target_rate": 0.3,
-                    "meets_target": True,
-                    "duplicate_paid": None,
-                    "duplicate_amount": None,
-                },
+                "data": [_EXAMPLE_ROW],
+                "total": {**_EXAMPLE_ROW, "key": "TOTAL", "name": "Tổng cộng", "level": None, "scope": None},
             }
         }
     )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas import examples as ex
+from app.schemas.rows import NextCursor
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
@@ -36,9 +37,7 @@ class DeliveryPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": ex.page(ex.DELIVERY)})
 
     data: list[DeliveryOut] = Field(description="Deliveries, newest first")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` to get the next page; null on the last page"
-    )
+    next_cursor: NextCursor
 
 
 class TryOut(BaseModel):

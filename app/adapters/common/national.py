@@ -3,7 +3,8 @@ SHA-256 checksums (plain hashes, not HMACs) over fields in a documented order, e
 each province is issued (no public defaults), optional LGSP access tokens.
 
 What the two share lives here: the checksum (with each platform's separator and the secret's
-place), its constant-time check, the LGSP headers and the account settings check.
+place), its constant-time check, the LGSP headers, the account settings check and the
+:class:`NationalAccounts` part of the adapters (limits, account check, simulator endpoints).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -93,3 +94,34 @@ def http_url(value: Any) -> str | None:
     except httpx.InvalidURL:
         return None
     return value if scheme in ("http", "https") else None
+
+
+class NationalAccounts:
+    """What a national-platform adapter declares alike: a call to the platform makes the checkout
+    (from 1,000 VND, no upper limit of ours), and an account is its credentials, the endpoints
+    the province issued (``endpoints``: each setting and its path on our simulator; no public
+    defaults exist) and the optional LGSP tokens."""
+
+    credential_fields: ClassVar[tuple[str, ...]]
+    endpoints: ClassVar[Mapping[str, str]]  # setting → path under the simulator's mount
+    token_settings: ClassVar[tuple[str, ...]]
+    min_amount: ClassVar[int] = 1_000
+    local_checkout: ClassVar[bool] = False  # a call to the gateway
+    max_amount: ClassVar[int | None] = None
+
+    def validate_account(
+        self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        return validate_national_account(
+            credentials,
+            settings,
+            credential_fields=self.credential_fields,
+            url_settings=tuple(self.endpoints),
+            token_settings=self.token_settings,
+        )
+
+    def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
+        if simulator_base_url is None:
+            return {}
+        base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
+        return {name: f"{base}{path}" for name, path in self.endpoints.items()}

@@ -104,8 +104,9 @@ class RedirectNotifications:
             return amount
         return self._verified(fields, amount)
 
-    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
-        """(whether the hash verifies, the received fields)."""
+    @staticmethod
+    def _verify(items: Iterable[tuple[str, str]], secret: str, /) -> tuple[bool, dict[str, str]]:
+        """(whether the hash verifies, the received fields): the gateway's ``verify_items``."""
         raise NotImplementedError
 
     def _verified(self, fields: dict[str, str], amount: int) -> Notification:

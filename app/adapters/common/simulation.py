@@ -45,6 +45,17 @@ class SimulatorContext:
             return {"status": None, "error": type(exc).__name__}
         return {"status": reply.status_code, "body": reply.text}
 
+    async def ipn_get(
+        self, url: str, confirmation: Callable[[httpx.Response], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """GET a signed query to a merchant's IPN URL, as the redirect gateways (VNPay, OnePay) do:
+        the record of the try, ``{status_code, body, **confirmation(answer)}`` or ``{error}``."""
+        try:
+            response = await self.http().get(url)
+        except httpx.HTTPError as exc:
+            return {"error": type(exc).__name__}
+        return {"status_code": response.status_code, "body": response.text, **confirmation(response)}
+
     async def settlement(
         self,
         request: Request,

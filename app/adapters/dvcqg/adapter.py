@@ -37,6 +37,7 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -59,11 +60,11 @@ from app.adapters.base import (
 )
 from app.adapters.common.freetext import safe_text
 from app.adapters.common.national import (
+    NationalAccounts,
     checksum_matches,
     http_url,
     lgsp_headers,
     sha256_checksum,
-    validate_national_account,
 )
 from app.adapters.common.unsupported import NoRefundApi
 from app.adapters.common.wire import json_object, text_value
@@ -219,40 +220,13 @@ def lookup_reply(account: Account, lookup: Mapping[str, Any], request: CheckoutR
     return Reply(body=orjson.dumps({"error_code": "0", "message": orjson.dumps(inner).decode()}))
 
 
-class DvcqgAdapter(NoRefundApi):
+class DvcqgAdapter(NationalAccounts, NoRefundApi):
     name: ClassVar[str] = "dvcqg"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.api_create,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.api_create, Capability.query}
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "secret")
-    min_amount: ClassVar[int] = 1_000
+    endpoints: ClassVar[Mapping[str, str]] = {"init_url": "/init", "query_url": "/query", "bill_url": "/bill"}
+    token_settings: ClassVar[tuple[str, ...]] = ("access_token",)
     no_refund_reason: ClassVar[str] = "DVCQG refunds are handled manually at the platform"
-    local_checkout: ClassVar[bool] = False  # a call to the gateway
-    max_amount: ClassVar[int | None] = None
-
-    def validate_account(
-        self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
-    ) -> tuple[dict[str, str], dict[str, Any]]:
-        return validate_national_account(
-            credentials,
-            settings,
-            credential_fields=self.credential_fields,
-            url_settings=("init_url", "query_url", "bill_url"),
-            token_settings=("access_token",),
-        )
-
-    def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
-        # The platform hands each partner its own (LGSP) endpoints: no public defaults exist.
-        if simulator_base_url is None:
-            return {}
-        base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
-        return {"init_url": f"{base}/init", "query_url": f"{base}/query", "bill_url": f"{base}/bill"}
 
     async def create_checkout(
         self, account: Account, request: CheckoutRequest, http: httpx.AsyncClient

@@ -32,6 +32,8 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    API_REFUNDS,
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -162,16 +164,8 @@ class MomoAdapter:
     """MoMo AIO v2: create API → payUrl, JSON IPN (204), query, refund, refund query."""
 
     name: ClassVar[str] = "momo"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.api_create,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-            Capability.refund,
-            Capability.refund_query,
-        }
+    capabilities: ClassVar[frozenset[Capability]] = (
+        HOSTED_PAGE | {Capability.api_create, Capability.query} | API_REFUNDS
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("partner_code", "access_key", "secret_key")
     min_amount: ClassVar[int] = MIN_AMOUNT

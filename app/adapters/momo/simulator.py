@@ -120,16 +120,27 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             return body, answer(body, 13, 401)
         return body, account
 
-    @router.post("/v2/gateway/api/create")
-    async def create(request: Request) -> Response:
-        fields = ("partnerCode", "requestId", "amount", "orderId", "orderInfo", "redirectUrl", "ipnUrl")
-        body, account = await authenticate(request, (*fields, "requestType", "extraData"), _create_raw)
+    async def new_request(
+        request: Request, fields: tuple[str, ...], raw: Callable[[str, dict[str, Any]], str]
+    ) -> tuple[dict[str, Any], str] | Response:
+        """A signed request's body and its replay key (partner/requestId); or the answer to give:
+        the refusal, or the stored answer of a requestId already seen."""
+        body, account = await authenticate(request, fields, raw)
         if not isinstance(account, Account):
             return account
         replay_key = f"{body['partnerCode']}/{body['requestId']}"
         if replay_key in replies:
             status, stored = replies[replay_key]
             return JSONResponse(stored, status_code=status)
+        return body, replay_key
+
+    @router.post("/v2/gateway/api/create")
+    async def create(request: Request) -> Response:
+        fields = ("partnerCode", "requestId", "amount", "orderId", "orderInfo", "redirectUrl", "ipnUrl")
+        fresh = await new_request(request, (*fields, "requestType", "extraData"), _create_raw)
+        if isinstance(fresh, Response):
+            return fresh
+        body, replay_key = fresh
         amount = str(body["amount"])
         if not amount.isdigit() or body["requestType"] not in ("captureWallet", "payWithATM"):
             return answer(body, 20, 400)
@@ -220,14 +231,22 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         target = str(order["redirectUrl"])
         return RedirectResponse(f"{target}{'&' if '?' in target else '?'}{urlencode(ipn)}", status_code=303)
 
-    @router.post("/v2/gateway/api/query")
-    async def query(request: Request) -> Response:
+    async def queried_order(request: Request) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """A signed query's body and the order it names; or the answer refusing it."""
         body, account = await authenticate(request, ("partnerCode", "requestId", "orderId"), _query_raw)
         if not isinstance(account, Account):
             return account
         order = orders.get(f"{body['partnerCode']}/{body['orderId']}")
         if order is None:
             return answer(body, 42, 400)
+        return body, order
+
+    @router.post("/v2/gateway/api/query")
+    async def query(request: Request) -> Response:
+        found = await queried_order(request)
+        if isinstance(found, Response):
+            return found
+        body, order = found
         return answer(
             body,
             int(order["resultCode"]),
@@ -242,13 +261,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
     @router.post("/v2/gateway/api/refund")
     async def refund(request: Request) -> Response:
         fields = ("partnerCode", "orderId", "requestId", "amount", "transId", "description")
-        body, account = await authenticate(request, fields, _refund_raw)
-        if not isinstance(account, Account):
-            return account
-        replay_key = f"{body['partnerCode']}/{body['requestId']}"
-        if replay_key in replies:
-            status, stored = replies[replay_key]
-            return JSONResponse(stored, status_code=status)
+        fresh = await new_request(request, fields, _refund_raw)
+        if isinstance(fresh, Response):
+            return fresh
+        body, replay_key = fresh
         amount, trans_id = str(body["amount"]), str(body["transId"])
         if not amount.isdigit() or not trans_id.isdigit() or not _ORDER_ID.match(str(body["orderId"])):
             return answer(body, 20, 400)
@@ -287,12 +303,10 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
 
     @router.post("/v2/gateway/api/refund/query")
     async def refund_query(request: Request) -> Response:
-        body, account = await authenticate(request, ("partnerCode", "requestId", "orderId"), _query_raw)
-        if not isinstance(account, Account):
-            return account
-        order = orders.get(f"{body['partnerCode']}/{body['orderId']}")
-        if order is None:
-            return answer(body, 42, 400)
+        found = await queried_order(request)
+        if isinstance(found, Response):
+            return found
+        body, order = found
         return answer(body, 0, refundTrans=list(order["refunds"]))
 
     return router

@@ -30,6 +30,8 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    API_REFUNDS,
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -178,10 +180,7 @@ class OnepayAdapter(RedirectNotifications):
     """OnePay: signed redirect, GET IPN/return, QueryDR, refund (with the API user)."""
 
     name: ClassVar[str] = "onepay"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.redirect, Capability.callback, Capability.browser_return, Capability.query}
-        | {Capability.refund, Capability.refund_query}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.query} | API_REFUNDS
     credential_fields: ClassVar[tuple[str, ...]] = ("merchant", "access_code", "hash_secret")
     merchant_field, merchant_credential, amount_field = "vpc_Merchant", "merchant", "vpc_Amount"
     min_amount: ClassVar[int] = 1
@@ -251,8 +250,7 @@ class OnepayAdapter(RedirectNotifications):
         url = f"{account.settings['pay_url']}?{php_query(pairs)}"
         return CheckoutResult(checkout_url=url, wire={"vpc_MerchTxnRef": request.reference}, raw_request=data)
 
-    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
-        return verify_items(items, secret)
+    _verify = staticmethod(verify_items)
 
     def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)

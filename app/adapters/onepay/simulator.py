@@ -67,6 +67,11 @@ def _unsigned(message: str) -> PlainTextResponse:
     return PlainTextResponse(php_query([("vpc_TxnResponseCode", "7"), ("vpc_Message", message)]))
 
 
+def _confirmation(response: httpx.Response) -> dict[str, Any]:
+    """Whether the merchant confirmed the IPN (``responsecode=1``)."""
+    return {"confirmed": response.status_code == 200 and "responsecode=1" in response.text}
+
+
 def build_router(ctx: SimulatorContext) -> APIRouter:
     router = APIRouter()
     store = ctx.store(PROVIDER)
@@ -152,7 +157,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
             "vpc_Version": "2",
         }
         query = _signed_text(result, account.credentials["hash_secret"])
-        txn["ipn"] = await send_ipn(account.callback_url, query)
+        txn["ipn"] = await ctx.ipn_get(with_query(account.callback_url, query), _confirmation)
         return RedirectResponse(with_query(params["vpc_ReturnURL"], query), status_code=303)
 
     hosted_pay_routes(
@@ -165,17 +170,6 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         bad_outcome=lambda: error_page(TITLE, "7", "outcome phải là success, failed hoặc cancelled"),
         settle=pay_outcome,
     )
-
-    async def send_ipn(callback_url: str, query: str) -> dict[str, Any]:
-        try:
-            response = await ctx.http().get(with_query(callback_url, query))
-        except httpx.HTTPError as exc:
-            return {"error": type(exc).__name__}
-        return {
-            "status_code": response.status_code,
-            "body": response.text,
-            "confirmed": response.status_code == 200 and "responsecode=1" in response.text,
-        }
 
     async def checked_api(request: Request, command: str) -> tuple[dict[str, str], str] | Response:
         items = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)

@@ -29,6 +29,7 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    HOSTED_PAGE,
     VN_TZ,
     Account,
     AckVerdict,
@@ -50,11 +51,11 @@ from app.adapters.base import (
 from app.adapters.common.freetext import safe_text
 from app.adapters.common.national import (
     LGSP_TOKENS,
+    NationalAccounts,
     checksum_matches,
     http_url,
     lgsp_headers,
     sha256_checksum,
-    validate_national_account,
 )
 from app.adapters.common.unsupported import NoRefundApi, NoStatusQuery
 from app.adapters.common.wire import json_object
@@ -87,40 +88,19 @@ def _pay_date(value: str) -> datetime | None:
         return None
 
 
-class PaygovAdapter(NoStatusQuery, NoRefundApi):
+class PaygovAdapter(NationalAccounts, NoStatusQuery, NoRefundApi):
     name: ClassVar[str] = "paygov"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.redirect, Capability.api_create, Capability.callback, Capability.browser_return}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.api_create}
     credential_fields: ClassVar[tuple[str, ...]] = (
         "partner_code",
         "access_key",
         "secret_key",
         "service_code",
     )
-    min_amount: ClassVar[int] = 1_000
+    endpoints: ClassVar[Mapping[str, str]] = {"endpoint": "/create", "receipt_url": "/receipt"}
+    token_settings: ClassVar[tuple[str, ...]] = tuple(LGSP_TOKENS)
     no_query_reason: ClassVar[str] = "PayGov documents no status query"
     no_refund_reason: ClassVar[str] = "PayGov has no refund API"
-    local_checkout: ClassVar[bool] = False  # a call to the gateway
-    max_amount: ClassVar[int | None] = None
-
-    def validate_account(
-        self, credentials: Mapping[str, Any], settings: Mapping[str, Any]
-    ) -> tuple[dict[str, str], dict[str, Any]]:
-        return validate_national_account(
-            credentials,
-            settings,
-            credential_fields=self.credential_fields,
-            url_settings=("endpoint", "receipt_url"),
-            token_settings=tuple(LGSP_TOKENS),
-        )
-
-    def default_settings(self, simulator_base_url: str | None) -> dict[str, Any]:
-        # PayGov endpoints are issued per province (LGSP): no public defaults exist.
-        if simulator_base_url is None:
-            return {}
-        base = simulator_base_url.rstrip("/")  # already this provider's mount, …/sandbox/<name>
-        return {"endpoint": f"{base}/create", "receipt_url": f"{base}/receipt"}
 
     @staticmethod
     def _data(answer: Answer) -> dict[str, Any]:

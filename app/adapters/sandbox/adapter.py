@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 import orjson
 
 from app.adapters.base import (
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -83,15 +84,7 @@ def split_signed_query(query_string: str) -> tuple[str, str] | None:
 
 class SandboxAdapter:
     name: ClassVar[str] = "sandbox"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-            Capability.refund,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.query, Capability.refund}
     credential_fields: ClassVar[tuple[str, ...]] = ()
     min_amount: ClassVar[int] = 1
     local_checkout: ClassVar[bool] = True  # built here: no call to the gateway

@@ -26,6 +26,8 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    API_REFUNDS,
+    HOSTED_PAGE,
     VN_TZ,
     Account,
     AckVerdict,
@@ -238,16 +240,7 @@ class VnpayAdapter(RedirectNotifications):
     """VNPay: signed redirect, GET IPN, querydr and refund (no separate refund query)."""
 
     name: ClassVar[str] = "vnpay"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-            Capability.refund,
-            Capability.refund_query,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = HOSTED_PAGE | {Capability.query} | API_REFUNDS
     credential_fields: ClassVar[tuple[str, ...]] = ("tmn_code", "hash_secret")
     merchant_field, merchant_credential, amount_field = "vnp_TmnCode", "tmn_code", "vnp_Amount"
     # VNPay: "Số tiền hợp lệ từ 5,000 VND đến dưới 1 tỷ đồng" (≥ 5,000 and < 1,000,000,000 VND).
@@ -313,8 +306,7 @@ class VnpayAdapter(RedirectNotifications):
             checkout_url=url, wire={"vnp_CreateDate": create_date}, raw_request=hash_data(params)
         )
 
-    def _verify(self, items: list[tuple[str, str]], secret: str) -> tuple[bool, dict[str, str]]:
-        return verify_items(items, secret)
+    _verify = staticmethod(verify_items)
 
     def _verified(self, fields: dict[str, str], amount: int) -> Notification:
         notice = PaymentNotice.parse(fields)

@@ -75,6 +75,15 @@ def _wire_time(raw: str) -> datetime | None:
         return None
 
 
+def _rsp_code(response: httpx.Response) -> dict[str, Any]:
+    """The RspCode the merchant answered the IPN with (None: not a JSON object)."""
+    try:
+        parsed = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {"RspCode": None}
+    return {"RspCode": parsed.get("RspCode") if isinstance(parsed, dict) else None}
+
+
 def build_router(ctx: SimulatorContext) -> APIRouter:
     router = APIRouter()
     store = ctx.store(PROVIDER)
@@ -171,7 +180,7 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         secret = account.credentials["hash_secret"]
         digest = hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
         query = f"{data}&vnp_SecureHash={digest}"
-        txn["ipn"] = await send_ipn(account.callback_url, query)
+        txn["ipn"] = await ctx.ipn_get(with_query(account.callback_url, query), _rsp_code)
         return RedirectResponse(with_query(params["vnp_ReturnUrl"], query), status_code=303)
 
     hosted_pay_routes(
@@ -184,19 +193,6 @@ def build_router(ctx: SimulatorContext) -> APIRouter:
         bad_outcome=lambda: error_page(TITLE, "03", "outcome phải là success, failed hoặc cancelled"),
         settle=pay_outcome,
     )
-
-    async def send_ipn(callback_url: str, query: str) -> dict[str, Any]:
-        try:
-            response = await ctx.http().get(with_query(callback_url, query))
-        except httpx.HTTPError as exc:
-            return {"error": type(exc).__name__}
-        answer: dict[str, Any] = {"status_code": response.status_code, "body": response.text}
-        try:
-            parsed = orjson.loads(response.content)
-            answer["RspCode"] = parsed.get("RspCode") if isinstance(parsed, dict) else None
-        except orjson.JSONDecodeError:
-            answer["RspCode"] = None
-        return answer
 
     @router.post(API_PATH, include_in_schema=False)
     async def api(request: Request) -> Response:

@@ -35,6 +35,8 @@ import httpx
 import orjson
 
 from app.adapters.base import (
+    API_REFUNDS,
+    HOSTED_PAGE,
     Account,
     AckVerdict,
     AttemptRef,
@@ -98,16 +100,8 @@ class ZalopayAdapter:
     """ZaloPay v2: create → order_url, key2-signed callback, query, async refund + refund query."""
 
     name: ClassVar[str] = "zalopay"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.redirect,
-            Capability.api_create,
-            Capability.callback,
-            Capability.browser_return,
-            Capability.query,
-            Capability.refund,
-            Capability.refund_query,
-        }
+    capabilities: ClassVar[frozenset[Capability]] = (
+        HOSTED_PAGE | {Capability.api_create, Capability.query} | API_REFUNDS
     )
     credential_fields: ClassVar[tuple[str, ...]] = ("app_id", "key1", "key2")
     min_amount: ClassVar[int] = 1_000
