@@ -24,7 +24,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    or_,
     select,
     union_all,
 )
@@ -47,6 +46,7 @@ from app.models import (
     WebhookAttemptLog,
     WebhookDelivery,
 )
+from app.stores.agencies import in_subtrees
 
 FigureRow = Row[*tuple[Any, ...]]  # a row of the figures (by label), with its group's key columns
 
@@ -94,11 +94,6 @@ async def agencies_at(session: AsyncSession, paths: Sequence[str]) -> list[Agenc
 # ---------------------------------------------------------------------------- report: figures
 
 
-def _in_subtrees(paths: Sequence[str]) -> ColumnElement[bool]:
-    """Agencies at or below any of these paths."""
-    return or_(*(Agency.path.startswith(p, autoescape=True) for p in paths))
-
-
 def _count(cond: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
@@ -127,7 +122,7 @@ def _in_scope(paths: Sequence[str], lo: datetime, hi: datetime) -> list[ColumnEl
     return [
         Payment.created_at >= lo,
         Payment.created_at < hi,
-        Payment.agency_id.in_(select(Agency.id).where(_in_subtrees(paths)).scalar_subquery()),
+        Payment.agency_id.in_(select(Agency.id).where(in_subtrees(paths)).scalar_subquery()),
     ]
 
 

@@ -23,7 +23,6 @@ from app.pagination import Page, decode_cursor, encode_cursor
 from app.progress import Progress, no_progress
 from app.services.catalogue.imports import ImportRow, RowError, reject_import, text_field
 from app.stores import agencies as store
-from app.stores.agencies import in_subtrees as in_subtrees  # re-exported: reports filter by it
 from app.stores.agencies import path_codes
 from app.text import fold
 
